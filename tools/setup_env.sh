@@ -16,18 +16,20 @@ fi
 
 echo "[setup] building the environment in $venv (one time; mmcv's ops compile for ~13 min on a fresh machine)"
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
-pip=("$venv/bin/python" -m pip)
+pip_cmd=("$venv/bin/python" -m pip)
+# some machines' pip configuration points at local index folders that do not exist: hide that noise
+pip() { "${pip_cmd[@]}" "$@" 2>&1 | { grep -v "^WARNING: Location '.*' is ignored" || true; }; }
 c=(-c "$root/requirements/constraints.txt")
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-"${pip[@]}" install -q --upgrade pip
-"${pip[@]}" install -q "${c[@]}" -r "$root/requirements/build.txt"
+pip install -q --upgrade pip
+pip install -q "${c[@]}" -r "$root/requirements/build.txt"
 if ! "$venv/bin/python" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null; then
-  MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} "${pip[@]}" install "${c[@]}" --no-build-isolation mmcv==2.1.0
+  MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} pip install "${c[@]}" --no-build-isolation mmcv==2.1.0
 fi
-"${pip[@]}" install -q "${c[@]}" -r "$root/requirements/runtime.txt" -r "$root/requirements/tests.txt"
-"${pip[@]}" install -q --no-deps openmim==0.3.9
-"${pip[@]}" install -q "${c[@]}" --no-deps --no-build-isolation -e "$root"
+pip install -q "${c[@]}" -r "$root/requirements/runtime.txt" -r "$root/requirements/tests.txt"
+pip install -q --no-deps openmim==0.3.9
+pip install -q "${c[@]}" --no-deps --no-build-isolation -e "$root"
 "$venv/bin/python" - <<'PY'
 import torch, torchvision, mmcv, mmcv.ops, mmengine, mmdet, mmseg, mmpretrain, pycocotools  # noqa: F401
 from torchvision.ops import nms  # noqa: F401

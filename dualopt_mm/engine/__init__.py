@@ -1,0 +1,1 @@
+"""mmengine glue: everything here registers into mmengine's root registries on import."""

@@ -1,0 +1,122 @@
+"""Helpers for tests and smoke runs: tiny data sets in the real on-disk layouts, short Runner runs.
+
+The full-scale configs read ``data/coco``, ``data/ade/ADEChallengeData2016`` and
+``data/imagenet`` relative to the working directory, and the CPU-scale ones read
+``data/synthetic``; :func:`make_fake_datasets` writes all of them (a few images each) under a
+folder, so a test that changes into that folder runs the configs unmodified apart from the
+schedule length.
+"""
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+import shutil
+import uuid
+
+from .datasets import ADE_SPLITS, COCO_SPLITS, SyntheticSpec, generate_world
+
+__all__ = ['COCO_NAMES', 'make_fake_datasets', 'shorten_schedule', 'run_cfg']
+
+# The first five COCO category names: fake COCO files must name real categories, because
+# CocoDataset keeps only annotations whose category is in its (COCO) class list.
+COCO_NAMES = ('person', 'bicycle', 'car', 'motorcycle', 'airplane')
+
+
+def make_fake_datasets(root: str, num_train: int = 8, num_val: int = 4, seed: int = 0) -> str:
+    """Write tiny copies of every data set the configs read, under ``root/data``."""
+    data = osp.join(root, 'data')
+    synthetic = osp.join(data, 'synthetic')
+    for world in ('downstream', 'upstream'):
+        generate_world(synthetic, SyntheticSpec(world=world, seed=seed, num_train=num_train,
+                                                num_val=num_val, num_val_ood=num_val))
+    src = osp.join(synthetic, 'downstream')
+
+    coco = osp.join(data, 'coco')
+    os.makedirs(osp.join(coco, 'annotations'), exist_ok=True)
+    for split in ('train', 'val'):
+        name = COCO_SPLITS[split]
+        shutil.copytree(osp.join(src, 'coco', name), osp.join(coco, name), dirs_exist_ok=True)
+        with open(osp.join(src, 'coco', 'annotations', f'instances_{name}.json')) as f:
+            ann = json.load(f)
+        for cat in ann['categories']:
+            cat['name'] = COCO_NAMES[cat['id'] - 1]
+        with open(osp.join(coco, 'annotations', f'instances_{name}.json'), 'w') as f:
+            json.dump(ann, f)
+
+    ade = osp.join(data, 'ade', 'ADEChallengeData2016')
+    for kind in ('images', 'annotations'):
+        for split in ('train', 'val'):
+            shutil.copytree(osp.join(src, 'ade', kind, ADE_SPLITS[split]),
+                            osp.join(ade, kind, ADE_SPLITS[split]), dirs_exist_ok=True)
+
+    imagenet = osp.join(data, 'imagenet')
+    os.makedirs(osp.join(imagenet, 'meta'), exist_ok=True)
+    for split in ('train', 'val'):
+        lines = []
+        cls_root = osp.join(src, 'cls', split)
+        for label, cls in enumerate(sorted(os.listdir(cls_root))):
+            wnid = f'n{label:08d}'
+            for fname in sorted(os.listdir(osp.join(cls_root, cls))):
+                rel = f'{wnid}/{fname}' if split == 'train' else fname
+                dst = osp.join(imagenet, split, rel)
+                os.makedirs(osp.dirname(dst), exist_ok=True)
+                shutil.copyfile(osp.join(cls_root, cls, fname), dst)
+                lines.append(f'{rel} {label}')
+        with open(osp.join(imagenet, 'meta', f'{split}.txt'), 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+    return data
+
+
+def shorten_schedule(cfg, iters: int = 2, batch_size: int = 2):
+    """Make a config train ``iters`` iterations (epoch-based: one epoch of a tiny set), validate
+    once at the end, load data in the main process, and start from random weights."""
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(key):
+            cfg[key].update(num_workers=0, persistent_workers=False, batch_size=batch_size)
+    loop = cfg.train_cfg
+    if loop.get('type', 'EpochBasedTrainLoop') == 'IterBasedTrainLoop' or 'max_iters' in loop:
+        loop.update(max_iters=iters, val_interval=iters)
+        cfg.default_hooks.checkpoint.update(interval=iters)
+    else:
+        loop.update(max_epochs=1, val_interval=1)
+        cfg.train_dataloader.pop('batch_sampler', None)
+        cfg.train_dataloader.dataset['indices'] = iters * batch_size
+    _strip_pretrained(cfg.model)
+    cfg.experiment_name = f'test_{uuid.uuid4().hex[:10]}'
+    return cfg
+
+
+def _strip_pretrained(node):
+    """No downloads in tests: drop checkpoint URLs from ``init_cfg`` / ``pretrained``."""
+    if isinstance(node, dict):
+        if 'pretrained' in node and isinstance(node['pretrained'], str):
+            node['pretrained'] = None
+        init = node.get('init_cfg')
+        if isinstance(init, dict) and init.get('type') == 'Pretrained':
+            node['init_cfg'] = None
+        for v in node.values():
+            _strip_pretrained(v)
+    elif isinstance(node, list):
+        for v in node:
+            _strip_pretrained(v)
+
+
+def run_cfg(cfg, work_dir: str):
+    """Build a Runner from ``cfg``, train, and return (runner, last validation metrics)."""
+    from mmengine.runner import Runner
+    cfg.work_dir = work_dir
+    runner = Runner.from_cfg(cfg)
+    captured = {}
+
+    def _keep(metrics):
+        captured.update(metrics or {})
+    orig = runner.val_loop.evaluator.evaluate
+
+    def evaluate(size):
+        metrics = orig(size)
+        _keep(metrics)
+        return metrics
+    runner.val_loop.evaluator.evaluate = evaluate
+    runner.train()
+    return runner, captured

@@ -1,0 +1,42 @@
+import os
+import os.path as osp
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+@pytest.fixture(scope='session')
+def repo_root():
+    return REPO
+
+
+@pytest.fixture(scope='session')
+def fake_data_root(tmp_path_factory):
+    """A folder holding ``data/`` with tiny copies of every data set the configs read."""
+    from dualopt_mm.testing import make_fake_datasets
+    root = str(tmp_path_factory.mktemp('fake_data'))
+    make_fake_datasets(root)
+    return root
+
+
+@pytest.fixture
+def in_fake_data(fake_data_root, monkeypatch):
+    """Run the test with the fake data's folder as the working directory (configs use data/...)."""
+    monkeypatch.chdir(fake_data_root)
+    return fake_data_root
+
+
+def config_path(*parts):
+    return osp.join(REPO, 'configs', *parts)
+
+
+def list_configs(kind):
+    """CPU-scale configs end in ``_shapes.py`` or ``_upstream.py``; the others are full-scale."""
+    out = []
+    for family in ('classification', 'detection', 'instance_seg', 'semantic_seg'):
+        for name in sorted(os.listdir(config_path(family))):
+            cpu = name.endswith(('_shapes.py', '_upstream.py'))
+            if name.endswith('.py') and cpu == (kind == 'cpu'):
+                out.append(f'{family}/{name}')
+    return out

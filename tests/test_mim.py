@@ -1,0 +1,24 @@
+"""`mim train <package> <config>` runs a project config through the package's own train script."""
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+
+from conftest import config_path
+
+
+def test_mim_train_mmpretrain(in_fake_data, tmp_path):
+    mim = shutil.which('mim', path=osp.dirname(sys.executable)) or shutil.which('mim')
+    assert mim, 'openmim is not installed in this environment'
+    work = tmp_path / 'mim_work'
+    cmd = [mim, 'train', 'mmpretrain', config_path('classification', 'resnet18_shapes.py'),
+           '--work-dir', str(work), '--cfg-options', 'train_cfg.max_epochs=1',
+           'train_dataloader.dataset.indices=8', 'train_dataloader.batch_size=4',
+           'val_dataloader.dataset.indices=8']
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [osp.dirname(osp.dirname(
+        config_path())), os.environ.get('PYTHONPATH')])))
+    out = subprocess.run(cmd, cwd=in_fake_data, capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert (work / 'epoch_1.pth').exists()
+    assert 'accuracy/top1' in out.stdout + out.stderr
