@@ -150,6 +150,15 @@ class ComposedOptimizer(Optimizer):
         super().add_param_group(param_group)
         self._check_hyperparameters(self.param_groups[-1])
 
+    def __getstate__(self) -> dict[str, Any]:
+        # torch keeps only defaults/state/param_groups; keep every public attribute too, so
+        # deepcopy / pickle preserve e.g. nonfinite, skipped_steps, last_scale
+        st = super().__getstate__()
+        for k, v in self.__dict__.items():
+            if not k.startswith("_"):
+                st.setdefault(k, v)
+        return st
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         # back-fill keys that did not exist when an older state dict was saved

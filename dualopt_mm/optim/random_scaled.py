@@ -57,7 +57,6 @@ class _RandomScaleMixin:
     def __getstate__(self):
         st = super().__getstate__()
         st["_scale_source"] = self._scale_source
-        st["last_scale"] = self.last_scale
         return st
 
 
