@@ -51,11 +51,13 @@ def _reduce_dtype(t: Tensor) -> torch.dtype:
     return torch.promote_types(t.dtype, torch.float32)
 
 
-def spd_measure(param: Tensor, grad: Tensor, anchor: Tensor, maximize: bool) -> tuple[Tensor, Tensor]:
+def spd_measure(param: Tensor, grad: Tensor, anchor: Tensor, maximize: bool,
+                out: Tensor | None = None) -> tuple[Tensor, Tensor]:
     r"""Before the base step: :math:`c = -\langle g, \theta_{t-1} - \theta_0\rangle` and
     :math:`\lVert\theta_{t-1} - \theta_0\rVert` (0-dim tensors; ``g`` negated when maximizing)."""
     rd = _reduce_dtype(param)
-    diff = torch.sub(param, anchor).to(rd).reshape(-1)
+    diff = (torch.sub(param, anchor) if out is None else torch.sub(param, anchor, out=out))
+    diff = diff.to(rd).reshape(-1)
     c = torch.dot(grad.to(rd).reshape(-1), diff)
     if not maximize:
         c = c.neg()
@@ -63,7 +65,7 @@ def spd_measure(param: Tensor, grad: Tensor, anchor: Tensor, maximize: bool) -> 
 
 
 def spd_pull_(param: Tensor, anchor: Tensor, c: Tensor, prev_norm: Tensor, lam: float,
-              eps: float) -> None:
+              eps: float, out: Tensor | None = None) -> None:
     r"""After the base step :math:`\tilde\theta`: the selective projection.
 
     .. math::
@@ -73,7 +75,7 @@ def spd_pull_(param: Tensor, anchor: Tensor, c: Tensor, prev_norm: Tensor, lam: 
 
     The gate is a ``torch.where`` on device tensors: no host sync.
     """
-    diff = torch.sub(param, anchor)
+    diff = torch.sub(param, anchor) if out is None else torch.sub(param, anchor, out=out)
     new_norm = torch.linalg.vector_norm(diff, dtype=_reduce_dtype(param))
     r = ((new_norm - prev_norm) / (new_norm + eps)).clamp_(0.0, 1.0)
     rho = torch.where(c < 0, r * lam, torch.zeros_like(r)).to(param.dtype)
