@@ -95,6 +95,90 @@ def time_steps(make, shapes, steps, warmup, seed=0) -> tuple[float, float, float
     return statistics.median(times) * 1e3, min(times) * 1e3, sb / nparam
 
 
+WHY = {
+    "DualOpt": "the rollback is one extra in-place pass (lerp: read theta and the anchor, write "
+               "theta, 12 B/param) after torch's fused kernel (SGD: 20 B/param, AdamW: 28 B/param); "
+               "on this memory-bound CPU that is +60% of an SGD step and +43% of an AdamW step. "
+               "Fusing it into the base kernel needs a custom kernel (not pure PyTorch).",
+    "L2SP": "builds g - alpha*anchor in one pass (12 B/param plus a fresh temporary per tensor) "
+            "before torch's fused kernel, which then adds the coupled alpha*theta; the temporary "
+            "and the extra pass cost about as much as SGD's whole fused step.",
+    "SPD": "needs the inner product <g, theta - theta0> and two norms ||theta - theta0|| (before "
+           "and after the base step) and the projection: ~5 extra memory passes, each a "
+           "separate PyTorch op; a single fused kernel would need custom code.",
+    "RandomScaled": "the scaling itself is free (lr*s into torch's fused kernel); the default "
+                    "nonfinite='skip' guard reads every gradient once (one sum per tensor, one "
+                    "host sync) before the step.",
+    "Hybrid": "tanh over 25.6 M values alone costs ~65 ms on this CPU (5x a fused SGD step), plus "
+              "|theta|, the product and the additive part; there is no fused kernel to reuse "
+              "(the direction d must be materialised).",
+}
+
+
+def _why(label: str) -> str:
+    for k, v in WHY.items():
+        if label.startswith(k):
+            return v
+    return ""
+
+
+def render(data: dict) -> str:
+    meta, rows = data["meta"], data["rows"]
+    md = [f"# Optimizer step time, ResNet-50 parameter list ({meta['date']})", "",
+          f"Machine: {meta['machine']} ({meta['cpu_capability']}), torch {meta['torch']}, "
+          f"{meta['threads']} thread, {meta['tensors']} tensors / {meta['values'] / 1e6:.2f} M fp32 "
+          f"values, median of {meta['steps']} steps after {meta['warmup']} warm-up. Ratio = median "
+          "/ torch's fused optimizer of the same base, same run. Extra state = bytes/param beyond "
+          "torch's optimizer of the same base. Absolute times drift on this shared VM; compare "
+          "ratios. Default settings check gradients for non-finite values (nonfinite='skip'); "
+          "'nonfinite=ignore' is torch's behaviour (no check).", "",
+          "## Targets (fastest path of each optimizer vs torch fused)", "",
+          "| optimizer | target | default | nonfinite=ignore | ignore, ratio of min times | extra state B/param | verdict |",
+          "|---|---:|---:|---:|---:|---:|---|"]
+    ref_min = {r["base"]: r["min_ms"] for r in rows
+               if r["optimizer"] in ("torch SGD", "torch AdamW") and r["path"] == "fused"}
+    labels = []
+    for r in rows:
+        base_label = r["optimizer"].replace(" nonfinite=ignore", "").replace(" anchor bf16", "")
+        if r["target"] and base_label not in labels:
+            labels.append(base_label)
+    notes = []
+    for lab in labels:
+        mine = [r for r in rows if r["optimizer"] == lab]
+        ign = [r for r in rows if r["optimizer"] == lab + " nonfinite=ignore"]
+        bf = [r for r in rows if r["optimizer"] == lab + " anchor bf16"]
+        best = min(mine, key=lambda r: r["ratio_to_torch_fused"])
+        best_i = min(ign, key=lambda r: r["ratio_to_torch_fused"]) if ign else None
+        tgt = best["target"]
+        extra = best["extra_state_bytes_per_param"]
+        extra_s = f"{extra:.1f}" + (f" (bf16 anchors: {bf[0]['extra_state_bytes_per_param']:.1f})" if bf else "")
+        r_def = best["ratio_to_torch_fused"]
+        r_ign = best_i["ratio_to_torch_fused"] if best_i else None
+        if r_def <= tgt:
+            verdict = "met"
+        elif r_ign is not None and r_ign <= tgt:
+            verdict = f"met with nonfinite='ignore'; default misses by {100 * (r_def / tgt - 1):.0f}%"
+        else:
+            miss = min(r_def, r_ign) if r_ign is not None else r_def
+            verdict = f"**missed** by {100 * (miss / tgt - 1):.0f}%"
+        r_min = (best_i or best)["min_ms"] / ref_min[best["base"]]
+        md.append(f"| {lab} ({best['path']}) | <= {tgt} | {r_def:.2f} | "
+                  f"{'' if r_ign is None else f'{r_ign:.2f}'} | {r_min:.2f} | {extra_s} | {verdict} |")
+        if verdict != "met":
+            notes.append(f"- **{lab}**: {_why(lab)}")
+    md += ["", "Why targets are missed:", ""] + notes + [
+        "", "Extra state is exactly the anchors (4 B/param fp32, 2 B/param bf16) for anchored "
+        "methods and nothing for the others; work buffers are not state.", "",
+        "## All measurements", "",
+        "| optimizer | path | median ms | ratio to torch fused | state B/param | extra B/param |",
+        "|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        md.append(f"| {r['optimizer']} | {r['path']} | {r['median_ms']:.2f} | "
+                  f"{r['ratio_to_torch_fused']:.2f} | {r['state_bytes_per_param']:.1f} | "
+                  f"{r['extra_state_bytes_per_param']:.1f} |")
+    return "\n".join(md) + "\n"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=40)
@@ -103,7 +187,16 @@ def main(argv=None):
     ap.add_argument("--out", default=os.path.join("results", "perf"))
     ap.add_argument("--machine", default="2-core CPU cloud VM")
     ap.add_argument("--only", default=None, help="substring filter on labels (quick runs)")
+    ap.add_argument("--render", default=None, help="only re-render the .md from this .json")
     args = ap.parse_args(argv)
+    if args.render:
+        os.makedirs(args.out, exist_ok=True)
+        with open(args.render) as f:
+            md = render(json.load(f))
+        with open(os.path.join(args.out, "optim_step.md"), "w") as f:
+            f.write(md)
+        print(md)
+        return
     torch.set_num_threads(args.threads)
     shapes = resnet50_shapes()
     nparams = sum(torch.Size(s).numel() for s in shapes)
@@ -154,24 +247,10 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "optim_step.json"), "w") as f:
         json.dump(dict(meta=meta, rows=rows), f, indent=1)
-    md = [f"# Optimizer step time, ResNet-50 parameter list ({meta['date']})", "",
-          f"Machine: {meta['machine']} ({meta['cpu_capability']}), torch {meta['torch']}, "
-          f"{meta['threads']} thread, {len(shapes)} tensors / {nparams / 1e6:.2f} M fp32 values, "
-          f"median of {args.steps} steps after {args.warmup} warm-up. Ratio = median / torch's "
-          "fused optimizer of the same base, same run. Extra state = bytes/param beyond torch's "
-          "optimizer of the same base.", "",
-          "| optimizer | path | median ms | ratio to torch fused | target | state B/param | extra B/param |",
-          "|---|---|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        tgt = f"<= {r['target']}" if r["target"] else ""
-        ok = "" if not r["target"] or r["path"] != "fused" else (
-            " ok" if r["ratio_to_torch_fused"] <= r["target"] else " **missed**")
-        md.append(f"| {r['optimizer']} | {r['path']} | {r['median_ms']:.2f} | "
-                  f"{r['ratio_to_torch_fused']:.2f}{ok} | {tgt} | {r['state_bytes_per_param']:.1f} | "
-                  f"{r['extra_state_bytes_per_param']:.1f} |")
+    md = render(dict(meta=meta, rows=rows))
     with open(os.path.join(args.out, "optim_step.md"), "w") as f:
-        f.write("\n".join(md) + "\n")
-    print("\n".join(md))
+        f.write(md)
+    print(md)
 
 
 if __name__ == "__main__":
