@@ -1,0 +1,82 @@
+r"""The anchor pull :math:`\theta \leftarrow \tilde\theta - \rho(\tilde\theta - a)`.
+
+One in-place pass after the base step. It covers
+
+* DualOpt fine-tuning (weight rollback): :math:`a = \theta_0`,
+  :math:`\rho = \lambda = (\eta_t/\eta_0)\, r(d)` (:func:`rollback_level`);
+* DualOpt from scratch (real-time decay): :math:`a = 0`, :math:`\rho = \eta_t\, wd\, s(d)`
+  (:func:`decay_level`, :func:`shrink_`);
+* SPD: :math:`a = \theta_0`, :math:`\rho = \lambda\, r\, [c < 0]` computed on the device without
+  a host sync (:func:`spd_measure`, :func:`spd_pull_`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["rollback_level", "decay_level", "pull_", "shrink_", "spd_measure", "spd_pull_"]
+
+
+def rollback_level(d: float, r_max: float, r_min: float, power: float) -> float:
+    r""":math:`r(d) = r_{min} + (r_{max} - r_{min})(1 - d)^p`, non-increasing in depth."""
+    return r_min + (r_max - r_min) * (1.0 - d) ** power
+
+
+def decay_level(d: float, s_min: float, power: float) -> float:
+    r""":math:`s(d) = s_{min} + (1 - s_{min})\, d^q`, non-decreasing in depth."""
+    return s_min + (1.0 - s_min) * d**power
+
+
+def pull_(param: Tensor, anchor: Tensor, rho) -> None:
+    r""":math:`\theta \leftarrow \theta - \rho(\theta - a)` in place; ``rho`` float or 0-dim tensor.
+
+    Uses ``lerp_`` (one pass; returns :math:`a` exactly when :math:`\rho = 1`) when the anchor
+    has the parameter's dtype, else :math:`(1-\rho)\theta + \rho a` with dtype promotion.
+    """
+    if anchor.dtype == param.dtype:
+        param.lerp_(anchor, rho)
+    elif isinstance(rho, Tensor):
+        param.lerp_(anchor.to(param.dtype), rho)
+    else:
+        param.mul_(1 - rho).add_(anchor, alpha=rho)
+
+
+def shrink_(param: Tensor, rho) -> None:
+    r""":math:`\theta \leftarrow (1 - \rho)\,\theta` (the pull toward :math:`a = 0`)."""
+    param.mul_(1 - rho)
+
+
+def _reduce_dtype(t: Tensor) -> torch.dtype:
+    return torch.promote_types(t.dtype, torch.float32)
+
+
+def spd_measure(param: Tensor, grad: Tensor, anchor: Tensor, maximize: bool,
+                out: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    r"""Before the base step: :math:`c = -\langle g, \theta_{t-1} - \theta_0\rangle` and
+    :math:`\lVert\theta_{t-1} - \theta_0\rVert` (0-dim tensors; ``g`` negated when maximizing)."""
+    rd = _reduce_dtype(param)
+    diff = (torch.sub(param, anchor) if out is None else torch.sub(param, anchor, out=out))
+    diff = diff.to(rd).reshape(-1)
+    c = torch.dot(grad.to(rd).reshape(-1), diff)
+    if not maximize:
+        c = c.neg()
+    return c, torch.linalg.vector_norm(diff)
+
+
+def spd_pull_(param: Tensor, anchor: Tensor, c: Tensor, prev_norm: Tensor, lam: float,
+              eps: float, out: Tensor | None = None) -> None:
+    r"""After the base step :math:`\tilde\theta`: the selective projection.
+
+    .. math::
+        r = \mathrm{clip}\Big(\frac{\lVert\tilde\theta-\theta_0\rVert - \lVert\theta_{t-1}-\theta_0
+        \rVert}{\lVert\tilde\theta-\theta_0\rVert + \epsilon}, 0, 1\Big),\quad
+        \theta_t = \tilde\theta - \lambda\, r\, [c < 0]\,(\tilde\theta - \theta_0)
+
+    The gate is a ``torch.where`` on device tensors: no host sync.
+    """
+    diff = torch.sub(param, anchor) if out is None else torch.sub(param, anchor, out=out)
+    new_norm = torch.linalg.vector_norm(diff, dtype=_reduce_dtype(param))
+    r = ((new_norm - prev_norm) / (new_norm + eps)).clamp_(0.0, 1.0)
+    rho = torch.where(c < 0, r * lam, torch.zeros_like(r)).to(param.dtype)
+    param.addcmul_(diff, rho, value=-1)

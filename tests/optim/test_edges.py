@@ -1,0 +1,233 @@
+"""Anchors, skipped steps (no grad, GradScaler, non-finite), validation, sparse gradients."""
+
+import copy
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+import dualopt_mm.optim as O
+
+ALL = O.get_optimizer_info()
+ANCHORED = [e for e in ALL if e.anchored]
+F64 = torch.float64
+
+
+def _p(*s, seed=0, dtype=torch.float32):
+    return torch.randn(*s, generator=torch.Generator().manual_seed(seed), dtype=dtype).requires_grad_()
+
+
+def _snapshot(opt):
+    return copy.deepcopy({k: v for k, v in opt.state.items()}), [dict(g) for g in opt.param_groups]
+
+
+def _state_equal(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert a[k].keys() == b[k].keys()
+        for kk in a[k]:
+            va, vb = a[k][kk], b[k][kk]
+            assert (torch.equal(va, vb) if torch.is_tensor(va) else va == vb), kk
+
+
+@pytest.mark.parametrize("e", ANCHORED, ids=lambda e: e.name)
+def test_anchor_lazy_fp32_bf16_capture_and_pretrained_false(e):
+    a, b, c = _p(4, 3), _p(5, seed=1), _p(2, seed=2)
+    opt = e.cls([dict(params=[a, b]), dict(params=[c], pretrained=False)], **e.typical)
+    assert len(opt.state) == 0  # nothing at construction
+    with torch.no_grad():
+        a.add_(1.0)  # "pre-trained weights loaded after the optimizer was built"
+    start_a = a.detach().clone()
+    a.grad, c.grad = torch.randn_like(a), torch.randn_like(c)
+    opt.step()
+    assert torch.equal(opt.state[a]["anchor"], start_a) and opt.state[a]["anchor"].dtype == torch.float32
+    assert "anchor" not in opt.state[b]  # no grad yet: untouched
+    assert "anchor" not in opt.state[c]  # pretrained=False: never anchored
+    assert opt.capture_anchors() == 1 and "anchor" in opt.state[b]
+    assert "anchor" not in opt.state[c]
+    # never re-captured
+    a.grad = torch.randn_like(a)
+    opt.step()
+    assert torch.equal(opt.state[a]["anchor"], start_a)
+    # bf16 anchors
+    d = _p(8, seed=3)
+    opt2 = e.cls([d], anchor_dtype=torch.bfloat16, **e.typical)
+    d.grad = torch.randn_like(d)
+    opt2.step()
+    assert opt2.state[d]["anchor"].dtype == torch.bfloat16
+    assert opt2.state[d]["anchor"].element_size() == 2
+    # float64 params keep a float64 anchor by default (nothing lost)
+    f = _p(3, dtype=F64)
+    opt3 = e.cls([f], **e.typical)
+    f.grad = torch.randn_like(f)
+    opt3.step()
+    assert opt3.state[f]["anchor"].dtype == F64
+
+
+def test_dualopt_scratch_has_no_anchor():
+    p = _p(4)
+    opt = O.DualOptSGD([p], mode="scratch", weight_decay=0.1)
+    p.grad = torch.randn_like(p)
+    opt.step()
+    assert "anchor" not in opt.state[p] and opt.capture_anchors() == 0
+
+
+@pytest.mark.parametrize("e", ALL, ids=lambda e: e.name)
+def test_param_without_grad_untouched(e):
+    a, b = _p(4, 3), _p(5, seed=1)
+    opt = e.cls([a, b], **e.typical)
+    for t in range(3):
+        a.grad, b.grad = torch.randn_like(a), torch.randn_like(b)
+        opt.step()
+    b_val = b.detach().clone()
+    b_state = copy.deepcopy(opt.state[b])
+    b.grad = None
+    a.grad = torch.randn_like(a)
+    opt.step()
+    assert torch.equal(b, b_val)
+    _state_equal({0: b_state}, {0: opt.state[b]})
+
+
+@pytest.mark.parametrize("e", ALL, ids=lambda e: e.name)
+@pytest.mark.parametrize("mode", ["skip", "raise"])
+def test_nonfinite_gradient_changes_nothing(e, mode):
+    a, b = _p(4, 3), _p(5, seed=1)
+    opt = e.cls([a, b], nonfinite=mode, **e.typical)
+    for t in range(2):
+        a.grad, b.grad = torch.randn_like(a), torch.randn_like(b)
+        opt.step()
+    snap = copy.deepcopy(opt.state_dict())
+    vals = [a.detach().clone(), b.detach().clone()]
+    last = getattr(opt, "last_scale", None)
+    a.grad = torch.randn_like(a)
+    b.grad = torch.randn_like(b)
+    b.grad[2] = float("nan") if mode == "skip" else float("inf")
+    if mode == "skip":
+        with pytest.warns(RuntimeWarning, match="non-finite"):
+            opt.step()
+        assert opt.skipped_steps == 1
+    else:
+        with pytest.raises(FloatingPointError):
+            opt.step()
+    assert torch.equal(a, vals[0]) and torch.equal(b, vals[1])
+    _state_equal(snap["state"], opt.state_dict()["state"])
+    if e.random:
+        assert opt.state_dict()["random_scaling"] == snap["random_scaling"] and opt.last_scale == last
+
+
+def test_sum_overflow_is_not_mistaken_for_nonfinite():
+    p = _p(4)
+    opt = O.DualOptSGD([p], lr=0.0)
+    p.grad = torch.full((4,), 3e38)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opt.step()
+    assert opt.skipped_steps == 0
+
+
+@pytest.mark.parametrize("e", ALL, ids=lambda e: e.name)
+def test_gradscaler_skipped_step_changes_nothing(e):
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3)
+    opt = e.cls(model.parameters(), **e.typical)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**4)
+    x = torch.randn(8, 4)
+    for t in range(2):
+        opt.zero_grad()
+        scaler.scale(model(x).pow(2).mean()).backward()
+        scaler.step(opt)
+        scaler.update()
+    snap = copy.deepcopy(opt.state_dict())
+    vals = [p.detach().clone() for p in model.parameters()]
+    opt.zero_grad()
+    scaler.scale(model(x).pow(2).mean() * float("inf")).backward()
+    scaler.step(opt)
+    scaler.update()
+    for p, v in zip(model.parameters(), vals):
+        assert torch.equal(p, v)
+    _state_equal(snap["state"], opt.state_dict()["state"])
+    if e.random:
+        assert opt.state_dict()["random_scaling"] == snap["random_scaling"]
+    assert scaler.get_scale() < 2.0**4
+
+
+BAD = {
+    "lr": -1.0, "weight_decay": -0.1, "betas": (0.9, 1.0), "eps": -1e-8, "momentum": -0.5,
+    "rollback": 1.5, "rollback_min": -0.1, "mode": "finetuning", "projection_decay": 1.5,
+    "gamma": 1.2, "variant": "mul", "lr_out": -1.0, "sp_alpha": -0.1, "max_scale": 0.0,
+    "decay_min": 2.0, "anchor_dtype": torch.int32, "nonfinite": "warn", "seed": "x",
+}
+
+
+@pytest.mark.parametrize("e", ALL, ids=lambda e: e.name)
+def test_invalid_hyperparameters_raise_value_error_naming_argument(e):
+    import inspect
+
+    names = set(inspect.signature(e.cls).parameters)
+    checked = 0
+    for arg, bad in BAD.items():
+        if arg not in names:
+            continue
+        with pytest.raises(ValueError, match=arg.split("[")[0]):
+            e.cls([_p(2)], **{arg: bad})
+        checked += 1
+    assert checked >= 5
+    # groups are validated too
+    with pytest.raises(ValueError, match="lr"):
+        e.cls([dict(params=[_p(2)], lr=-0.5)])
+    with pytest.raises(ValueError, match="layer_depth"):
+        e.cls([dict(params=[_p(2)], layer_depth=1.5)])
+    if "betas" in names:
+        with pytest.raises(ValueError, match="betas"):
+            e.cls([_p(2)], betas=(-0.1, 0.9))
+    if "nesterov" in names:
+        with pytest.raises(ValueError, match="nesterov"):
+            e.cls([_p(2)], nesterov=True, momentum=0.0)
+    if e.name.startswith("DualOpt"):
+        with pytest.raises(ValueError, match="rollback_min"):
+            e.cls([_p(2)], rollback=0.1, rollback_min=0.2)
+
+
+@pytest.mark.parametrize("e", ALL, ids=lambda e: e.name)
+def test_sparse_gradient_raises(e):
+    emb = nn.Embedding(5, 3, sparse=True)
+    opt = e.cls(emb.parameters(), **e.typical)
+    emb(torch.tensor([1, 2])).sum().backward()
+    with pytest.raises(RuntimeError, match="sparse"):
+        opt.step()
+
+
+def test_hybrid_rejects_fused():
+    with pytest.raises(ValueError, match="fused"):
+        O.HybridSGD([_p(2)], fused=True)
+
+
+def test_unknown_group_keys_are_kept_and_ignored():
+    p = _p(3)
+    opt = O.DualOptAdamW([dict(params=[p], layer_id=3, num_layers=12, param_names=["w"],
+                               custom="x")], rollback=0.1)
+    p.grad = torch.randn_like(p)
+    opt.step()
+    assert opt.param_groups[0]["layer_id"] == 3 and opt.param_groups[0]["custom"] == "x"
+
+
+def test_named_parameters_accepted():
+    m = nn.Linear(2, 2)
+    opt = O.SPDAdamW(m.named_parameters(), lr=0.1)
+    assert opt.param_groups[0]["param_names"] == ["weight", "bias"]
+    m(torch.randn(3, 2)).sum().backward()
+    opt.step()
+
+
+def test_closure_returns_loss():
+    p = _p(3)
+    opt = O.L2SPSGD([p], lr=0.1)
+
+    def closure():
+        opt.zero_grad()
+        loss = p.pow(2).sum()
+        loss.backward()
+        return loss
+
+    assert torch.is_tensor(opt.step(closure))
