@@ -61,3 +61,18 @@ def test_optim_package_imports_without_openmmlab():
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == 'ok'
+
+
+def test_optimizers_registered_in_mmengine_root_registry():
+    import dualopt_mm  # noqa: F401
+    from mmengine.registry import OPTIMIZERS, DefaultScope
+
+    from dualopt_mm import optim
+    names = [e.cls.__name__ for e in optim.OPTIMIZERS_INFO.values()]
+    assert len(names) == 10
+    model = torch.nn.Linear(2, 2)
+    for scope in ('mmdet', 'mmseg', 'mmpretrain'):
+        with DefaultScope.overwrite_default_scope(scope):
+            for name in names:
+                opt = OPTIMIZERS.build(dict(type=name, params=model.parameters(), lr=0.1))
+                assert type(opt).__name__ == name

@@ -14,7 +14,7 @@ model = dict(
         anchor_generator=dict(octave_base_scale=2)),
     test_cfg=dict(nms_pre=300, max_per_img=50))
 
-max_epochs = 12
+max_epochs = 24
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
