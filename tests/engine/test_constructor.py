@@ -1,0 +1,202 @@
+"""LayerwiseOptimWrapperConstructor on real backbones and a full detector."""
+import pytest
+import torch
+from torch import nn
+
+
+def _build(model, optimizer=None, **paramwise):
+    import dualopt_mm  # noqa: F401
+    from mmengine.optim import build_optim_wrapper
+    cfg = dict(optimizer=optimizer or dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4),
+               constructor='LayerwiseOptimWrapperConstructor', paramwise_cfg=paramwise)
+    return build_optim_wrapper(model, cfg)
+
+
+def _wrap(backbone):
+    m = nn.Module()
+    m.backbone = backbone
+    m.head = nn.Linear(4, 3)
+    return m
+
+
+def _ids(optim_wrapper):
+    return {n: (g['layer_id'], g['layer_depth'], g['pretrained'])
+            for g in optim_wrapper.optimizer.param_groups for n in g['param_names']}
+
+
+def _refines(ours, theirs):
+    """Every strict order of theirs is kept by ours (ours may split their layers further)."""
+    names = list(theirs)
+    return all(ours[a] < ours[b] for a in names for b in names if theirs[a] < theirs[b])
+
+
+@pytest.mark.parametrize('arch,size', [('resnet50', 64), ('convnext', 64), ('swin', 224), ('vit', 64)])
+def test_trace_order_matches_mmpretrain_get_layer_depth(arch, size):
+    from mmpretrain.models import ConvNeXt, ResNet, SwinTransformer, VisionTransformer
+    backbone = {'resnet50': lambda: ResNet(depth=50), 'convnext': lambda: ConvNeXt('tiny'),
+                'swin': lambda: SwinTransformer('tiny'),
+                'vit': lambda: VisionTransformer('deit-tiny', img_size=224)}[arch]()
+    model = _wrap(backbone)
+    ow = _build(model, depth_mode='trace', trace_input_size=(1, 3, size, size))
+    ids = _ids(ow)
+    theirs = {n: backbone.get_layer_depth(n, 'backbone.')[0] for n in ids if n.startswith('backbone.')}
+    assert len(set(theirs.values())) > 3
+    ours = {n: ids[n][0] for n in theirs}
+    assert _refines(ours, theirs)
+    assert min(ours.values()) == 0
+    # auto mode takes the model's own numbering when it has one
+    auto = _ids(_build(model, depth_mode='model'))
+    assert {n: auto[n][0] for n in theirs} == theirs
+
+
+@pytest.mark.parametrize('scope', ['mmdet', 'mmseg'])
+@pytest.mark.parametrize('depth', [18, 50])
+def test_resnet_of_mmdet_and_mmseg(scope, depth):
+    if scope == 'mmdet':
+        from mmdet.models.backbones import ResNet
+    else:
+        from mmseg.models.backbones import ResNetV1c as ResNet
+    model = _wrap(ResNet(depth=depth))
+    ids = _ids(_build(model))  # auto: no get_layer_depth here, so tracing
+    stages = [2, 2, 2, 2] if depth == 18 else [3, 4, 6, 3]
+    num_layers = 1 + sum(stages) + 1  # stem, blocks, head slot
+    assert {v[0] for v in ids.values()} == set(range(num_layers))
+    assert ids['backbone.layer1.0.conv1.weight'][0] == 1
+    assert ids['backbone.layer4.%d.conv1.weight' % (stages[3] - 1)][0] == num_layers - 2
+    assert ids['head.weight'] == (num_layers - 1, 1.0, False)
+    # stem: conv1 (and the deep stem of v1c) and its norm share layer 0
+    assert all(v[0] == 0 for n, v in ids.items() if n.startswith(('backbone.conv1', 'backbone.bn1',
+                                                                   'backbone.stem')))
+    # downsample convs belong to their block
+    assert ids['backbone.layer2.0.downsample.0.weight'][0] == ids['backbone.layer2.0.conv1.weight'][0]
+
+
+@pytest.mark.parametrize('name', ['cspnext', 'mit'])
+def test_backbones_without_get_layer_depth(name):
+    if name == 'cspnext':
+        from mmdet.models.backbones import CSPNeXt
+        backbone = CSPNeXt(deepen_factor=0.167, widen_factor=0.375)
+        stage_params = [f'backbone.stage{i}.{1 if i < 4 else 2}.blocks.0.conv1.conv.weight'
+                        for i in range(1, 5)]
+    else:
+        from mmseg.models.backbones import MixVisionTransformer
+        backbone = MixVisionTransformer(embed_dims=32, num_layers=[2, 2, 2, 2])
+        stage_params = [f'backbone.layers.{i}.1.0.attn.attn.in_proj_weight' for i in range(4)]
+    model = _wrap(backbone)
+    ids = _ids(_build(model, trace_input_size=(1, 3, 64, 64)))
+    order = [ids[n][0] for n in stage_params]
+    assert order == sorted(order) and len(set(order)) == 4
+    assert all(0 <= v[1] <= 1 for v in ids.values())
+
+
+def _retinanet():
+    from mmengine.hub import get_config
+    from mmengine.registry import MODELS, init_default_scope
+    init_default_scope('mmdet')
+    cfg = get_config('mmdet::retinanet/retinanet_r18_fpn_1x_coco.py')
+    cfg.model.backbone.init_cfg = None
+    return MODELS.build(cfg.model)
+
+
+def test_full_detector_groups():
+    model = _retinanet()
+    ow = _build(model, optimizer=dict(type='DualOptSGD', lr=0.01, weight_decay=1e-4),
+                norm_decay_mult=0.0, trace_input_size=(1, 3, 64, 64))
+    groups = ow.optimizer.param_groups
+    names = [n for g in groups for n in g['param_names']]
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert sorted(names) == sorted(trainable) and len(names) == len(set(names))
+    for g in groups:
+        pre = all(n.startswith('backbone.') for n in g['param_names'])
+        assert g['pretrained'] == pre
+        assert all(n.startswith('backbone.') == pre for n in g['param_names'])
+        norm = any('.bn' in n or 'downsample.1' in n for n in g['param_names'])
+        if norm:
+            assert g['weight_decay'] == 0.0
+    # merged: one group per (layer, decay) setting, not per tensor
+    assert len(groups) < len(names) / 3
+    # mmdet's ResNet freezes its stem (frozen_stages=1): those parameters are skipped
+    assert not any(n.startswith('backbone.conv1') for n in names)
+    # deterministic
+    again = _build(model, optimizer=dict(type='DualOptSGD', lr=0.01, weight_decay=1e-4),
+                   norm_decay_mult=0.0, trace_input_size=(1, 3, 64, 64))
+    assert [g['param_names'] for g in again.optimizer.param_groups] == [g['param_names'] for g in groups]
+
+
+def test_paramwise_vocabulary_and_custom_keys():
+    from mmdet.models.backbones import ResNet
+    model = _wrap(ResNet(depth=18, frozen_stages=-1))
+    ow = _build(model, optimizer=dict(type='DualOptAdamW', lr=1e-3, weight_decay=0.05, rollback=0.01),
+                bias_decay_mult=0.0, norm_decay_mult=0.5,
+                custom_keys={'backbone.layer1': dict(lr_mult=0.1, rollback=0.05),
+                             'backbone.layer1.0': dict(decay_mult=0.0)})
+    by_name = {n: g for g in ow.optimizer.param_groups for n in g['param_names']}
+    g = by_name['backbone.layer1.1.conv1.weight']
+    assert g['lr'] == pytest.approx(1e-4) and g['rollback'] == 0.05 and g['weight_decay'] == 0.05
+    g = by_name['backbone.layer1.0.conv1.weight']  # longest key wins
+    assert g['weight_decay'] == 0.0 and g['lr'] == 1e-3 and g['rollback'] == 0.01
+    assert by_name['head.bias']['weight_decay'] == 0.0
+    assert by_name['backbone.bn1.weight']['weight_decay'] == pytest.approx(0.025)
+    assert by_name['backbone.layer2.0.conv1.weight']['weight_decay'] == 0.05
+    # every group key is in defaults (schedulers need it) and in every group
+    for key in ('layer_id', 'num_layers', 'layer_depth', 'pretrained', 'rollback'):
+        assert key in ow.optimizer.defaults
+        assert all(key in g for g in ow.optimizer.param_groups)
+
+
+def test_layer_decay_rate():
+    from mmdet.models.backbones import ResNet
+    model = _wrap(ResNet(depth=18, frozen_stages=-1))
+    ow = _build(model, optimizer=dict(type='AdamW', lr=1e-3), layer_decay_rate=0.5)
+    for g in ow.optimizer.param_groups:
+        assert g['lr'] == pytest.approx(1e-3 * 0.5 ** (g['num_layers'] - 1 - g['layer_id']))
+    assert max(g['lr'] for g in ow.optimizer.param_groups) == pytest.approx(1e-3)
+
+
+def test_scheduler_on_custom_group_key():
+    import dualopt_mm  # noqa: F401
+    from mmengine.optim.scheduler import LinearParamScheduler
+    from mmdet.models.backbones import ResNet
+    model = _wrap(ResNet(depth=18))
+    ow = _build(model, optimizer=dict(type='HybridSGD', lr=0.01, gamma=1.0))
+    sched = LinearParamScheduler(ow, param_name='gamma', start_factor=1.0, end_factor=0.0, begin=0, end=4,
+                                 by_epoch=False)
+    for _ in range(2):
+        sched.step()
+    # linear from 1 to 0 over end - begin - 1 = 3 steps
+    assert all(g['gamma'] == pytest.approx(1 / 3) for g in ow.optimizer.param_groups)
+
+
+def test_shared_and_frozen_parameters():
+    model = _wrap(nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 4)))
+    model.backbone[2].weight = model.backbone[0].weight  # tied
+    model.backbone[1].bias.requires_grad_(False)
+    ow = _build(model, depth_mode='order')
+    names = [n for g in ow.optimizer.param_groups for n in g['param_names']]
+    assert 'backbone.1.bias' not in names
+    assert sum(1 for g in ow.optimizer.param_groups for p in g['params'] if p is model.backbone[0].weight) == 1
+
+
+def test_errors():
+    from mmdet.models.backbones import ResNet
+    model = _wrap(ResNet(depth=18))
+    with pytest.raises(ValueError, match="pretrained_prefixes.*'encoder'"):
+        _build(model, pretrained_prefixes=['encoder'])
+    with pytest.raises(ValueError, match='unknown keys'):
+        _build(model, norm_decay=0.0)
+    with pytest.raises(ValueError, match='depth_mode'):
+        _build(model, depth_mode='magic')
+    with pytest.raises(ValueError, match='layer_decay_rate'):
+        _build(model, layer_decay_rate=1.5)
+    with pytest.raises(ValueError, match='get_layer_depth'):
+        _build(model, depth_mode='model')
+
+
+def test_ddp_wrapped_model_is_unwrapped():
+    from mmdet.models.backbones import ResNet
+    model = _wrap(ResNet(depth=18))
+    holder = nn.Module()
+    holder.module = model
+    ow = _build(holder)
+    assert all(n.startswith(('backbone.', 'head.')) for g in ow.optimizer.param_groups
+               for n in g['param_names'])
