@@ -202,14 +202,14 @@ class ComposedOptimizer(Optimizer):
         pass
 
     # ------------------------------------------------------------------ state
-    def _scratch(self, p: Tensor) -> Tensor:
+    def _scratch(self, p: Tensor, slot: int = 0) -> Tensor:
         """A reusable work buffer shaped like ``p`` (not optimizer state; never saved).
 
         One flat buffer per (device, dtype), grown to the largest tensor seen: temporaries of
         the per-tensor pieces reuse it instead of allocating fresh memory for every tensor.
         """
         ws = self.__dict__.setdefault("_workspace", {})
-        key = (p.device, p.dtype)
+        key = (p.device, p.dtype, slot)
         buf = ws.get(key)
         if buf is None or buf.numel() < p.numel():
             buf = torch.empty(p.numel(), dtype=p.dtype, device=p.device)

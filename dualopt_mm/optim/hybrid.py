@@ -24,8 +24,12 @@ class _HybridMixin:
             raise ValueError(f"Invalid variant: {g['variant']!r} (expected one of {_VARIANTS})")
 
     def _apply(self, group, p, direction):
-        hybrid_apply_(p, direction, gamma=group["gamma"], lr_in=group["lr_in"],
-                      lr_out=group["lr_out"], variant=group["variant"])
+        gamma = group["gamma"]
+        work = work2 = None
+        if gamma != 0:
+            work, work2 = self._scratch(p), self._scratch(p, slot=1)
+        hybrid_apply_(p, direction, gamma=gamma, lr_in=group["lr_in"], lr_out=group["lr_out"],
+                      variant=group["variant"], work=work, work2=work2)
 
 
 _H_MATH = r"""
