@@ -32,6 +32,7 @@ from ._base import (
     apply_additive_,
     as_scalar,
     base_step_multi_,
+    fused_step_one_,
     init_adam_state,
     sgd_direction_,
 )
@@ -93,6 +94,8 @@ class ComposedOptimizer(Optimizer):
     _uses_anchors: bool = False
     _supports_fused: bool = True
     _supports_foreach: bool = True
+    # fused path: run pre-measure, base kernel and post-pull tensor by tensor (cache locality)
+    _pipelined: bool = False
 
     def __init__(self, params, defaults: dict[str, Any]) -> None:
         defaults.setdefault("pretrained", True)
@@ -191,6 +194,10 @@ class ComposedOptimizer(Optimizer):
     def _multi_grads(self, group, params, grads, states, weight_decay, maximize):
         """Fast-path counterpart of ``_grad_for_base``: (grads, weight_decay, maximize, decoupled)."""
         return grads, weight_decay, maximize, True
+
+    def _fused_grad(self, group, p, grad, state, weight_decay, maximize):
+        """Per-tensor counterpart of ``_multi_grads`` for the pipelined fused path."""
+        return grad, weight_decay, maximize, True
 
     def _pre(self, group, p, grad, state):
         return None
@@ -335,6 +342,16 @@ class ComposedOptimizer(Optimizer):
             lr = as_scalar(lr)
         factor = self._lr_factor(group)
         lr_eff = lr * factor if factor != 1.0 else lr
+        if fused and self._pipelined:
+            # tensor by tensor: what _pre reads and what _post reads are still in the cache
+            wd0, maximize0 = self._base_weight_decay(group), group["maximize"]
+            for p, g, s, depth in zip(params, grads, states, depths):
+                ctx = self._pre(group, p, g, s)
+                g2, wd, maximize, decoupled = self._fused_grad(group, p, g, s, wd0, maximize0)
+                fused_step_one_(self._base, p, g2, s, group, lr=lr_eff, weight_decay=wd,
+                                maximize=maximize, decoupled=decoupled)
+                self._post(group, p, s, ctx, depth)
+            return
         ctxs = [self._pre(group, p, g, s) for p, g, s in zip(params, grads, states)]
         g_list, wd, maximize, decoupled = self._multi_grads(
             group, params, grads, states, self._base_weight_decay(group), group["maximize"])
