@@ -58,9 +58,14 @@ def _work(out: Tensor | None, param: Tensor, anchor: Tensor) -> Tensor | None:
     return out
 
 
-def spd_measure(param: Tensor, grad: Tensor, anchor: Tensor, maximize: bool, lam: float,
+def _flat(t: Tensor, dtype: torch.dtype) -> Tensor:
+    t = t.reshape(-1)
+    return t if t.dtype == dtype else t.to(dtype)
+
+
+def spd_measure(param: Tensor, grad: Tensor, anchor: Tensor, maximize: bool,
                 out: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    r"""Before the base step: the gated level :math:`\lambda\,[c < 0]` and
+    r"""Before the base step: the gate :math:`[c < 0]` (bool) and
     :math:`\lVert\theta_{t-1} - \theta_0\rVert` (0-dim tensors, no host sync).
 
     :math:`c = -\langle g, \theta_{t-1} - \theta_0\rangle` (``g`` negated when maximizing), so
@@ -70,14 +75,14 @@ def spd_measure(param: Tensor, grad: Tensor, anchor: Tensor, maximize: bool, lam
     rd = _reduce_dtype(param)
     out = _work(out, param, anchor)
     diff = torch.sub(param, anchor) if out is None else torch.sub(param, anchor, out=out)
-    diff = diff.reshape(-1).to(rd)
-    ip = torch.dot(grad.reshape(-1).to(rd), diff)
-    gate = (torch.lt(ip, 0) if maximize else torch.gt(ip, 0)).to(rd).mul_(lam)
+    diff = _flat(diff, rd)
+    ip = torch.dot(_flat(grad, rd), diff)
+    gate = torch.lt(ip, 0) if maximize else torch.gt(ip, 0)
     return gate, torch.linalg.vector_norm(diff)
 
 
-def spd_pull_(param: Tensor, anchor: Tensor, gate: Tensor, prev_norm: Tensor, eps: float,
-              out: Tensor | None = None) -> None:
+def spd_pull_(param: Tensor, anchor: Tensor, gate: Tensor, prev_norm: Tensor, lam: float,
+              eps: float, out: Tensor | None = None) -> None:
     r"""After the base step :math:`\tilde\theta`: the selective projection.
 
     .. math::
@@ -85,12 +90,14 @@ def spd_pull_(param: Tensor, anchor: Tensor, gate: Tensor, prev_norm: Tensor, ep
         \rVert}{\lVert\tilde\theta-\theta_0\rVert + \epsilon}, 0, 1\Big),\quad
         \theta_t = \tilde\theta - \lambda\, r\, [c < 0]\,(\tilde\theta - \theta_0)
 
-    ``gate`` is :math:`\lambda[c < 0]` from :func:`spd_measure`. The ratio is below 1 by
-    construction (:math:`\lVert\theta_{t-1}-\theta_0\rVert \ge 0`, :math:`\epsilon > 0`), so only
-    the lower clip is applied. Everything stays on the device: no host sync.
+    ``gate`` is :math:`[c < 0]` from :func:`spd_measure`. The ratio is below 1 by construction
+    (:math:`\lVert\theta_{t-1}-\theta_0\rVert \ge 0`, :math:`\epsilon > 0`), so only the lower
+    clip is applied. Everything stays on the device: no host sync.
     """
     out = _work(out, param, anchor)
     diff = torch.sub(param, anchor) if out is None else torch.sub(param, anchor, out=out)
     new_norm = torch.linalg.vector_norm(diff, dtype=_reduce_dtype(param))
     rho = torch.sub(new_norm, prev_norm).clamp_min_(0.0).div_(new_norm + eps).mul_(gate)
-    param.addcmul_(diff, rho.to(param.dtype), value=-1)
+    if rho.dtype != param.dtype:
+        rho = rho.to(param.dtype)
+    param.addcmul_(diff, rho, value=-lam)

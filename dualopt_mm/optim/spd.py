@@ -22,15 +22,14 @@ class _SPDMixin:
     def _pre(self, group, p, grad, state):
         if not group["pretrained"] or group["projection_decay"] == 0:
             return None
-        return spd_measure(p, grad, state["anchor"], group["maximize"], group["projection_decay"],
-                           out=self._scratch(p))
+        return spd_measure(p, grad, state["anchor"], group["maximize"], out=self._scratch(p))
 
     def _post(self, group, p, state, ctx, depth):
         if ctx is None:
             return
         gate, prev_norm = ctx
-        spd_pull_(p, state["anchor"], gate, prev_norm, group["projection_eps"],
-                  out=self._scratch(p))
+        spd_pull_(p, state["anchor"], gate, prev_norm, group["projection_decay"],
+                  group["projection_eps"], out=self._scratch(p))
 
 
 _SPD_MATH = r"""
