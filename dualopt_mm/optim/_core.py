@@ -139,7 +139,7 @@ class ComposedOptimizer(Optimizer):
         """Validate one group (or the defaults); subclasses extend ``_check_extra``."""
         lr = g["lr"]
         if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("lr: a tensor lr must have one element")
+            raise ValueError("lr: Tensor lr must be 1-element (a tensor lr must have one element)")
         check_range("lr", lr, 0.0)
         check_range("weight_decay", g["weight_decay"], 0.0)
         if self._base == "sgd":
@@ -360,9 +360,7 @@ class ComposedOptimizer(Optimizer):
             self._post(group, p, state, ctx, depth)
 
     def _multi_tensor_group(self, group, params, grads, states, depths, fused: bool) -> None:
-        lr = group["lr"]
-        if not fused:
-            lr = as_scalar(lr)
+        lr = as_scalar(group["lr"])  # a CPU tensor lr becomes a float, as on the for-loop path
         factor = self._lr_factor(group)
         lr_eff = lr * factor if factor != 1.0 else lr
         if fused and self._pipelined:
