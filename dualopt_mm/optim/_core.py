@@ -215,6 +215,14 @@ class ComposedOptimizer(Optimizer):
         """Per-tensor counterpart of ``_multi_grads`` for the pipelined fused path."""
         return grad, weight_decay, maximize, True
 
+    def _fused_lr(self, group, lr):
+        """The lr the pipelined fused path hands to torch's kernel (hybrid: (1 - gamma) lr)."""
+        return lr
+
+    def _fused_post(self, group, p, state, ctx, depth) -> None:
+        """After the kernel on the pipelined fused path (default: the common ``_post``)."""
+        self._post(group, p, state, ctx, depth)
+
     def _pre(self, group, p, grad, state):
         return None
 
@@ -369,9 +377,9 @@ class ComposedOptimizer(Optimizer):
             for p, g, s, depth in zip(params, grads, states, depths):
                 ctx = self._pre(group, p, g, s)
                 g2, wd, maximize, decoupled = self._fused_grad(group, p, g, s, wd0, maximize0)
-                fused_step_one_(self._base, p, g2, s, group, lr=lr_eff, weight_decay=wd,
-                                maximize=maximize, decoupled=decoupled)
-                self._post(group, p, s, ctx, depth)
+                fused_step_one_(self._base, p, g2, s, group, lr=self._fused_lr(group, lr_eff),
+                                weight_decay=wd, maximize=maximize, decoupled=decoupled)
+                self._fused_post(group, p, s, ctx, depth)
             return
         ctxs = [self._pre(group, p, g, s) for p, g, s in zip(params, grads, states)]
         g_list, wd, maximize, decoupled = self._multi_grads(

@@ -198,9 +198,33 @@ def test_sparse_gradient_raises(e):
         opt.step()
 
 
-def test_hybrid_rejects_fused():
-    with pytest.raises(ValueError, match="fused"):
-        O.HybridSGD([_p(2)], fused=True)
+@pytest.mark.parametrize("cls", [O.HybridSGD, O.HybridAdamW])
+def test_hybrid_fused_equals_for_loop_with_per_group_fallback(cls):
+    # groups the fused path handles (abs; gamma 0 / 0.6 / 1) and groups it hands to the
+    # for-loop (pow; SGD nesterov / no momentum; AdamW gamma=1 with decay)
+    def build(**impl):
+        g = torch.Generator().manual_seed(0)
+        ps = [torch.randn(s, generator=g, dtype=torch.float64).requires_grad_()
+              for s in [(3, 2), (4,), (2, 2), (5,), (3,), (2,)]]
+        base = (dict(nesterov=True, momentum=0.9) if cls is O.HybridSGD
+                else dict(weight_decay=0.1))
+        other = dict(momentum=0.0) if cls is O.HybridSGD else dict(amsgrad=True)
+        groups = [dict(params=ps[:1], gamma=0.6), dict(params=ps[1:2], gamma=0.0),
+                  dict(params=ps[2:3], gamma=1.0, **base), dict(params=ps[3:4], variant="pow"),
+                  dict(params=ps[4:5], gamma=0.3, **other), dict(params=ps[5:], gamma=1.0)]
+        return ps, cls(groups, lr=0.05, lr_out=0.2, lr_in=3.0, weight_decay=0.02, **impl)
+
+    pa, oa = build(foreach=False)
+    pb, ob = build(fused=True)
+    for step in range(6):
+        g = torch.Generator().manual_seed(10 + step)
+        for a, b in zip(pa, pb):
+            a.grad = torch.randn(a.shape, generator=g, dtype=a.dtype)
+            b.grad = a.grad.clone()
+        oa.step()
+        ob.step()
+    for a, b in zip(pa, pb):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
 
 
 def test_unknown_group_keys_are_kept_and_ignored():
