@@ -110,8 +110,10 @@ class ComposedOptimizer(Optimizer):
     _uses_anchors: bool = False
     _supports_fused: bool = True
     _supports_foreach: bool = True
-    # fused path: run pre-measure, base kernel and post-pull tensor by tensor (cache locality)
+    # fused path: run pre-measure, base kernel and post-pull tensor by tensor (cache locality
+    # on CPU; on GPUs one multi-tensor launch per list is cheaper, unless the class needs it)
     _pipelined: bool = False
+    _pipeline_any_device: bool = False
 
     def __init__(self, params, defaults: dict[str, Any]) -> None:
         defaults.setdefault("pretrained", True)
@@ -371,7 +373,8 @@ class ComposedOptimizer(Optimizer):
         lr = as_scalar(group["lr"])  # a CPU tensor lr becomes a float, as on the for-loop path
         factor = self._lr_factor(group)
         lr_eff = lr * factor if factor != 1.0 else lr
-        if fused and self._pipelined:
+        if fused and self._pipelined and (self._pipeline_any_device
+                                          or params[0].device.type == "cpu"):
             # tensor by tensor: what _pre reads and what _post reads are still in the cache
             wd0, maximize0 = self._base_weight_decay(group), group["maximize"]
             for p, g, s, depth in zip(params, grads, states, depths):

@@ -22,6 +22,7 @@ class _HybridMixin:
     # variant='pow' run the for-loop.
     _supports_foreach = False
     _pipelined = True
+    _pipeline_any_device = True  # its fused path exists only tensor by tensor
 
     def _check_extra(self, g):
         check_range("gamma", g["gamma"], 0.0, 1.0)
