@@ -114,11 +114,12 @@ def time_pair(make_ref, make, shapes, steps, warmup) -> dict:
 
 WHY = {
     "DualOptSGD": "the rollback is a separate lerp pass (read theta and the anchor, write theta: "
-                  "12 B/param) after torch's fused SGD kernel (20 B/param); done per tensor "
-                  "while it is in cache, still +45%; fusing it needs a custom kernel.",
+                  "12 B/param) after torch's fused SGD kernel (20 B/param), run per tensor "
+                  "while it is in cache; fusing it into the kernel needs a custom kernel.",
     "DualOptSGD scratch": "the real-time decay is a separate multiply pass (8 B/param) after "
                           "the fused SGD kernel.",
-    "DualOptAdamW": "the rollback lerp (12 B/param) after the fused AdamW kernel (28 B/param).",
+    "DualOptAdamW": "the rollback lerp (12 B/param) after the fused AdamW kernel (28 B/param); "
+                    "only the default's finite check tips it over.",
     "DualOptAdamW scratch": "the real-time decay multiply (8 B/param) after the fused AdamW "
                             "kernel.",
     "L2SPSGD": "g - alpha*theta0 must be built in a work buffer (read g and the anchor, write: "
