@@ -27,7 +27,10 @@ class _L2SPMixin:
             return grad, maximize
         # g <- (+-g) + alpha (theta - theta_0); the sign is folded in, the base sees maximize=False
         g = torch.sub(p, state["anchor"]).mul_(group["sp_alpha"])
-        return (g.sub_(grad) if maximize else g.add_(grad)), False
+        g = g.sub_(grad) if maximize else g.add_(grad)
+        # a wider anchor (fp32 for a bf16 parameter) computes in its precision; the base sees
+        # the gradient's dtype
+        return (g if g.dtype == grad.dtype else g.to(grad.dtype)), False
 
     def _fused_grad(self, group, p, grad, state, weight_decay, maximize):
         if not self._active(group):
@@ -55,7 +58,8 @@ class _L2SPMixin:
             # g + alpha (theta - a) = (g - alpha a) + alpha theta: one pass builds g - alpha a,
             # the base kernel adds the coupled alpha * theta (Adam: coupled, not decoupled, decay)
             sign = 1.0 if maximize else -1.0
-            new = [torch.add(g, s["anchor"], alpha=sign * alpha) for g, s in zip(grads, states)]
+            new = [torch.add(g, s["anchor"], alpha=sign * alpha).to(g.dtype)
+                   for g, s in zip(grads, states)]
             return new, weight_decay + alpha, maximize, self._base == "sgd"
         new = [self._grad_for_base(group, p, g, s, maximize)[0]
                for p, g, s in zip(params, grads, states)]
