@@ -96,8 +96,13 @@ def _all_finite(tensors: list[Tensor]) -> bool:
                 return False
             continue
         found = torch.zeros(1, dtype=torch.float32, device=device)
-        torch._amp_foreach_non_finite_check_and_unscale_(
-            ts, found, torch.ones(1, dtype=torch.float32, device=device))
+        try:
+            torch._amp_foreach_non_finite_check_and_unscale_(
+                ts, found, torch.ones(1, dtype=torch.float32, device=device))
+        except RuntimeError:  # e.g. an expanded (overlapping) gradient cannot be written
+            if not _sum_check(ts):
+                return False
+            continue
         if bool(found):
             return False
     return True

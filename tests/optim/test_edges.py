@@ -312,3 +312,21 @@ def test_bf16_parameters_every_path(name):
         tol = 1e-2 if e.base == "adamw" else 0.25
         for a, b in zip(*runs):
             torch.testing.assert_close(a.float(), b.float(), rtol=0, atol=tol)
+
+
+def test_finite_check_with_expanded_and_transposed_gradients():
+    # the check's multi-tensor kernel writes in place; gradients it cannot write (expanded)
+    # fall back to a read-only check, with the same verdict
+    p = torch.nn.Parameter(torch.zeros(4, 3))
+    q = torch.nn.Parameter(torch.zeros(3, 4))
+    p.grad = torch.ones(1, 3).expand(4, 3)
+    q.grad = torch.ones(4, 3).t()
+    opt = O.DualOptSGD([p, q], lr=0.1)
+    opt.step()
+    assert opt.skipped_steps == 0 and (p != 0).all() and (q != 0).all()
+    p.grad = torch.tensor([[float("nan"), 0.0, 0.0]]).expand(4, 3)
+    before = [p.detach().clone(), q.detach().clone()]
+    with pytest.warns(RuntimeWarning, match="skipped"):
+        opt.step()
+    assert opt.skipped_steps == 1
+    assert torch.equal(p.detach(), before[0]) and torch.equal(q.detach(), before[1])
