@@ -12,8 +12,12 @@ module:
 
 Paths: ``foreach=False`` (default on CPU) is the readable for-loop reference; ``fused=True``
 runs the base step through torch's fused kernels and ``foreach=True`` through torch's
-multi-tensor code, both via torch's functional interface; the pieces around the base step are
-single-pass in-place per-tensor operations on every path.
+multi-tensor code. Classes with per-tensor work (``_pipelined``) run the fused path on CPU
+tensor by tensor -- ``_pre``, ``_fused_grad``, torch's fused kernel on that tensor
+(:func:`fused_step_one_`), ``_fused_post`` -- so the extra passes find the tensor in cache;
+elsewhere the kernel takes the whole list. Per-tensor temporaries go into reused work buffers
+(:meth:`ComposedOptimizer._scratch`); only the list form of L2-SP's gradient build allocates
+(one kernel launch needs every tensor's gradient at once).
 """
 
 from __future__ import annotations
