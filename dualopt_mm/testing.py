@@ -16,11 +16,18 @@ import uuid
 
 from .datasets import ADE_SPLITS, COCO_SPLITS, SyntheticSpec, generate_world
 
-__all__ = ['COCO_NAMES', 'make_fake_datasets', 'shorten_schedule', 'run_cfg']
+__all__ = ['REPO_ROOT', 'config_path', 'list_configs', 'make_fake_datasets',
+           'shorten_schedule', 'run_cfg']
 
-# The first five COCO category names: fake COCO files must name real categories, because
-# CocoDataset keeps only annotations whose category is in its (COCO) class list.
-COCO_NAMES = ('person', 'bicycle', 'car', 'motorcycle', 'airplane')
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+
+def _coco_classes():
+    # Fake COCO files must name real COCO categories: CocoDataset keeps only annotations whose
+    # category is in its class list. The synthetic classes become the first five.
+    from mmdet.datasets import CocoDataset
+    return CocoDataset.METAINFO['classes']
 
 
 def make_fake_datasets(root: str, num_train: int = 8, num_val: int = 4, seed: int = 0) -> str:
@@ -39,8 +46,9 @@ def make_fake_datasets(root: str, num_train: int = 8, num_val: int = 4, seed: in
         shutil.copytree(osp.join(src, 'coco', name), osp.join(coco, name), dirs_exist_ok=True)
         with open(osp.join(src, 'coco', 'annotations', f'instances_{name}.json')) as f:
             ann = json.load(f)
-        for cat in ann['categories']:
-            cat['name'] = COCO_NAMES[cat['id'] - 1]
+        # all 80 categories, so any label a COCO model predicts maps to a category id
+        ann['categories'] = [{'id': i + 1, 'name': n, 'supercategory': 'object'}
+                             for i, n in enumerate(_coco_classes())]
         with open(osp.join(coco, 'annotations', f'instances_{name}.json'), 'w') as f:
             json.dump(ann, f)
 
@@ -120,3 +128,18 @@ def run_cfg(cfg, work_dir: str):
     runner.val_loop.evaluator.evaluate = evaluate
     runner.train()
     return runner, captured
+
+
+def config_path(*parts):
+    return osp.join(REPO_ROOT, 'configs', *parts)
+
+
+def list_configs(kind):
+    """CPU-scale configs end in ``_shapes.py`` or ``_upstream.py``; the others are full-scale."""
+    out = []
+    for family in ('classification', 'detection', 'instance_seg', 'semantic_seg'):
+        for name in sorted(os.listdir(config_path(family))):
+            cpu = name.endswith(('_shapes.py', '_upstream.py'))
+            if name.endswith('.py') and cpu == (kind == 'cpu'):
+                out.append(f'{family}/{name}')
+    return out

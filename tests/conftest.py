@@ -25,18 +25,3 @@ def in_fake_data(fake_data_root, monkeypatch):
     """Run the test with the fake data's folder as the working directory (configs use data/...)."""
     monkeypatch.chdir(fake_data_root)
     return fake_data_root
-
-
-def config_path(*parts):
-    return osp.join(REPO, 'configs', *parts)
-
-
-def list_configs(kind):
-    """CPU-scale configs end in ``_shapes.py`` or ``_upstream.py``; the others are full-scale."""
-    out = []
-    for family in ('classification', 'detection', 'instance_seg', 'semantic_seg'):
-        for name in sorted(os.listdir(config_path(family))):
-            cpu = name.endswith(('_shapes.py', '_upstream.py'))
-            if name.endswith('.py') and cpu == (kind == 'cpu'):
-                out.append(f'{family}/{name}')
-    return out

@@ -141,16 +141,18 @@ def test_openmmlab_dataset_classes_read_the_files(world_dir):
     """mmdet's CocoDataset (with masks), mmseg's BaseSegDataset and mmpretrain's CustomDataset."""
     import dualopt_mm  # noqa: F401
     from mmdet.datasets import CocoDataset
+    from mmengine.registry import DefaultScope
     from mmpretrain.datasets import CustomDataset
     from mmseg.datasets import BaseSegDataset
 
     from dualopt_mm.datasets import seg_classes
     classes = WORLDS['downstream'].classes
-    det = CocoDataset(data_root=osp.join(world_dir, 'coco'),
-                      ann_file='annotations/instances_train2017.json',
-                      data_prefix=dict(img='train2017/'), metainfo=dict(classes=classes),
-                      pipeline=[dict(type='mmdet.LoadImageFromFile'),
-                                dict(type='mmdet.LoadAnnotations', with_bbox=True, with_mask=True)])
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        det = CocoDataset(data_root=osp.join(world_dir, 'coco'),
+                          ann_file='annotations/instances_train2017.json',
+                          data_prefix=dict(img='train2017/'), metainfo=dict(classes=classes),
+                          pipeline=[dict(type='LoadImageFromFile'),
+                                    dict(type='LoadAnnotations', with_bbox=True, with_mask=True)])
     assert len(det) == 6
     item = det[0]
     assert item['img'].shape == (128, 128, 3)
@@ -159,12 +161,13 @@ def test_openmmlab_dataset_classes_read_the_files(world_dir):
         ys, xs = np.nonzero(m)
         assert np.allclose(box.numpy(), [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
 
-    seg = BaseSegDataset(data_root=osp.join(world_dir, 'ade'),
-                         data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),
-                         img_suffix='.jpg', seg_map_suffix='.png', reduce_zero_label=True,
-                         metainfo=dict(classes=seg_classes()),
-                         pipeline=[dict(type='mmseg.LoadImageFromFile'),
-                                   dict(type='mmseg.LoadAnnotations', reduce_zero_label=True)])
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        seg = BaseSegDataset(
+            data_root=osp.join(world_dir, 'ade'),
+            data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),
+            img_suffix='.jpg', seg_map_suffix='.png', reduce_zero_label=True,
+            metainfo=dict(classes=seg_classes()),
+            pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations')])
     assert len(seg) == 6
     gt = seg[0]['gt_seg_map']
     assert set(np.unique(gt)) <= set(range(len(seg_classes())))  # 0 = background after reduction

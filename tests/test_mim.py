@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import sys
 
-from conftest import config_path
+from dualopt_mm.testing import config_path
 
 
 def test_mim_train_mmpretrain(in_fake_data, tmp_path):

@@ -1,6 +1,6 @@
 """The torch >= 2.6 resume fix: a run stopped after one epoch resumes and finishes identically."""
 import torch
-from conftest import config_path
+from dualopt_mm.testing import config_path
 
 
 def _cfg(work_dir, epochs):
