@@ -116,8 +116,8 @@ WHY = {
     "DualOptSGD": "the rollback is a separate lerp pass (read theta and the anchor, write theta: "
                   "12 B/param) after torch's fused SGD kernel (20 B/param), run per tensor "
                   "while it is in cache; fusing it into the kernel needs a custom kernel.",
-    "DualOptSGD scratch": "the real-time decay is a separate multiply pass (8 B/param) after "
-                          "the fused SGD kernel.",
+    "DualOptSGD scratch": "met without the check; the default's finite check (one read of "
+                          "every gradient) on top of the decay multiply (8 B/param) tips it over.",
     "DualOptAdamW": "the rollback lerp (12 B/param) after the fused AdamW kernel (28 B/param); "
                     "only the default's finite check tips it over.",
     "DualOptAdamW scratch": "the real-time decay multiply (8 B/param) after the fused AdamW "
