@@ -32,6 +32,7 @@ __all__ = [
     "adam_direction_",
     "apply_additive_",
     "base_step_multi_",
+    "fused_step_one_",
     "as_scalar",
 ]
 
@@ -241,3 +242,56 @@ def base_step_multi_(
         eps=group["eps"],
         maximize=maximize,
     )
+
+
+def _device_lr(lr, device: torch.device):
+    if isinstance(lr, Tensor) and lr.device != device and lr.device.type != "cpu":
+        return lr.to(device)
+    return lr
+
+
+def fused_step_one_(
+    base: str,
+    param: Tensor,
+    grad: Tensor,
+    state: dict,
+    group: dict,
+    *,
+    lr,
+    weight_decay: float,
+    maximize: bool,
+    decoupled: bool = True,
+) -> None:
+    """Whole additive base step of one tensor through torch's fused kernel, called directly.
+
+    The same kernel and state layout as :func:`base_step_multi_` with ``fused=True`` (so the
+    result is identical), without the functional wrapper's per-call grouping overhead. Called
+    tensor by tensor, it lets the pieces before and after the base step run while the tensor
+    is still in the CPU cache.
+    """
+    lr = _device_lr(lr, param.device)
+    if base == "sgd":
+        momentum = group["momentum"]
+        if momentum == 0:
+            bufs: list[Tensor] = []
+            first = False
+        else:
+            buf = state.get("momentum_buffer")
+            first = buf is None
+            if first:
+                buf = torch.empty_like(grad)
+                state["momentum_buffer"] = buf
+            bufs = [buf]
+        torch._fused_sgd_([param], [grad], bufs, weight_decay=weight_decay, momentum=momentum,
+                          lr=lr, dampening=group["dampening"], nesterov=group["nesterov"],
+                          maximize=maximize, is_first_step=first)
+        return
+    beta1, beta2 = group["betas"]
+    amsgrad = group.get("amsgrad", False)
+    step = state["step"]
+    step += 1
+    kernel = torch._fused_adamw_ if decoupled else torch._fused_adam_
+    kernel([param], [grad], [state["exp_avg"]], [state["exp_avg_sq"]],
+           [state["max_exp_avg_sq"]] if amsgrad else [], [step], amsgrad=amsgrad, lr=lr,
+           beta1=as_scalar(beta1), beta2=as_scalar(beta2), weight_decay=weight_decay,
+           eps=group["eps"], maximize=maximize)

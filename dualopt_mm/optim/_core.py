@@ -12,8 +12,12 @@ module:
 
 Paths: ``foreach=False`` (default on CPU) is the readable for-loop reference; ``fused=True``
 runs the base step through torch's fused kernels and ``foreach=True`` through torch's
-multi-tensor code, both via torch's functional interface; the pieces around the base step are
-single-pass in-place per-tensor operations on every path.
+multi-tensor code. Classes with per-tensor work (``_pipelined``) run the fused path on CPU
+tensor by tensor -- ``_pre``, ``_fused_grad``, torch's fused kernel on that tensor
+(:func:`fused_step_one_`), ``_fused_post`` -- so the extra passes find the tensor in cache;
+elsewhere the kernel takes the whole list. Per-tensor temporaries go into reused work buffers
+(:meth:`ComposedOptimizer._scratch`); only the list form of L2-SP's gradient build allocates
+(one kernel launch needs every tensor's gradient at once).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from ._base import (
     apply_additive_,
     as_scalar,
     base_step_multi_,
+    fused_step_one_,
     init_adam_state,
     sgd_direction_,
 )
@@ -70,19 +75,40 @@ def check_range(name: str, value: Any, lo: float | None = None, hi: float | None
         raise ValueError(f"Invalid {name}: {_fmt(value)} (expected {name} in {lb}{lo_s}, {hi_s}{hb})")
 
 
+def _sum_check(ts: list[Tensor]) -> bool:
+    # read-only fallback: per-tensor sums, exact re-check where a finite sum overflowed
+    sums = torch.stack([t.sum(dtype=torch.promote_types(t.dtype, torch.float32)) for t in ts])
+    if bool(torch.isfinite(sums).all()):
+        return True
+    bad = (~torch.isfinite(sums)).nonzero().flatten().tolist()
+    return all(bool(torch.isfinite(ts[i]).all()) for i in bad)
+
+
 def _all_finite(tensors: list[Tensor]) -> bool:
-    """One host sync: are all tensors finite? (per-tensor sums; exact re-check on overflow)."""
+    """Are all tensors finite? One multi-tensor kernel and one host sync per device.
+
+    Uses the kernel ``torch.amp.GradScaler`` uses (``_amp_foreach_non_finite_check_and_unscale_``
+    with scale 1: an exact per-element check that leaves the values as they are). Gradients that
+    are themselves part of a graph (``create_graph=True``) are checked read-only instead.
+    """
     by_device: dict[torch.device, list[Tensor]] = {}
     for t in tensors:
         by_device.setdefault(t.device, []).append(t)
-    for ts in by_device.values():
-        sums = torch.stack([t.sum(dtype=torch.promote_types(t.dtype, torch.float32))
-                            for t in ts])
-        if not bool(torch.isfinite(sums).all()):
-            # a huge but finite gradient can overflow its sum: check those tensors exactly
-            bad = (~torch.isfinite(sums)).nonzero().flatten().tolist()
-            if not all(bool(torch.isfinite(ts[i]).all()) for i in bad):
+    for device, ts in by_device.items():
+        if any(t.requires_grad or not t.is_floating_point() for t in ts):
+            if not _sum_check(ts):
                 return False
+            continue
+        found = torch.zeros(1, dtype=torch.float32, device=device)
+        try:
+            torch._amp_foreach_non_finite_check_and_unscale_(
+                ts, found, torch.ones(1, dtype=torch.float32, device=device))
+        except RuntimeError:  # e.g. an expanded (overlapping) gradient cannot be written
+            if not _sum_check(ts):
+                return False
+            continue
+        if bool(found):
+            return False
     return True
 
 
@@ -93,6 +119,10 @@ class ComposedOptimizer(Optimizer):
     _uses_anchors: bool = False
     _supports_fused: bool = True
     _supports_foreach: bool = True
+    # fused path: run pre-measure, base kernel and post-pull tensor by tensor (cache locality
+    # on CPU; on GPUs one multi-tensor launch per list is cheaper, unless the class needs it)
+    _pipelined: bool = False
+    _pipeline_any_device: bool = False
 
     def __init__(self, params, defaults: dict[str, Any]) -> None:
         defaults.setdefault("pretrained", True)
@@ -120,7 +150,7 @@ class ComposedOptimizer(Optimizer):
         """Validate one group (or the defaults); subclasses extend ``_check_extra``."""
         lr = g["lr"]
         if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("lr: a tensor lr must have one element")
+            raise ValueError("lr: Tensor lr must be 1-element (a tensor lr must have one element)")
         check_range("lr", lr, 0.0)
         check_range("weight_decay", g["weight_decay"], 0.0)
         if self._base == "sgd":
@@ -192,6 +222,18 @@ class ComposedOptimizer(Optimizer):
         """Fast-path counterpart of ``_grad_for_base``: (grads, weight_decay, maximize, decoupled)."""
         return grads, weight_decay, maximize, True
 
+    def _fused_grad(self, group, p, grad, state, weight_decay, maximize):
+        """Per-tensor counterpart of ``_multi_grads`` for the pipelined fused path."""
+        return grad, weight_decay, maximize, True
+
+    def _fused_lr(self, group, lr):
+        """The lr the pipelined fused path hands to torch's kernel (hybrid: (1 - gamma) lr)."""
+        return lr
+
+    def _fused_post(self, group, p, state, ctx, depth) -> None:
+        """After the kernel on the pipelined fused path (default: the common ``_post``)."""
+        self._post(group, p, state, ctx, depth)
+
     def _pre(self, group, p, grad, state):
         return None
 
@@ -202,19 +244,26 @@ class ComposedOptimizer(Optimizer):
         pass
 
     # ------------------------------------------------------------------ state
-    def _scratch(self, p: Tensor) -> Tensor:
+    def _scratch(self, p: Tensor, slot: int = 0) -> Tensor:
         """A reusable work buffer shaped like ``p`` (not optimizer state; never saved).
 
-        One flat buffer per (device, dtype), grown to the largest tensor seen: temporaries of
-        the per-tensor pieces reuse it instead of allocating fresh memory for every tensor.
+        One flat buffer per (device, dtype, slot), grown to the largest tensor seen:
+        temporaries of the per-tensor pieces reuse it instead of allocating fresh memory for
+        every tensor. The shaped views are cached per parameter (Python overhead matters at
+        161 tensors per step).
         """
         ws = self.__dict__.setdefault("_workspace", {})
-        key = (p.device, p.dtype)
-        buf = ws.get(key)
-        if buf is None or buf.numel() < p.numel():
-            buf = torch.empty(p.numel(), dtype=p.dtype, device=p.device)
-            ws[key] = buf
-        return buf[: p.numel()].view(p.shape)
+        key = (p.device, p.dtype, slot)
+        entry = ws.get(key)
+        if entry is None or entry[0].numel() < p.numel():
+            entry = (torch.empty(p.numel(), dtype=p.dtype, device=p.device), {})
+            ws[key] = entry
+        views = entry[1]
+        v = views.get(id(p))
+        if v is None or v.shape != p.shape:
+            v = entry[0][: p.numel()].view(p.shape)
+            views[id(p)] = v
+        return v
 
     def _init_state(self, group: dict, p: Tensor, fused: bool) -> None:
         state = self.state[p]
@@ -330,11 +379,20 @@ class ComposedOptimizer(Optimizer):
             self._post(group, p, state, ctx, depth)
 
     def _multi_tensor_group(self, group, params, grads, states, depths, fused: bool) -> None:
-        lr = group["lr"]
-        if not fused:
-            lr = as_scalar(lr)
+        lr = as_scalar(group["lr"])  # a CPU tensor lr becomes a float, as on the for-loop path
         factor = self._lr_factor(group)
         lr_eff = lr * factor if factor != 1.0 else lr
+        if fused and self._pipelined and (self._pipeline_any_device
+                                          or params[0].device.type == "cpu"):
+            # tensor by tensor: what _pre reads and what _post reads are still in the cache
+            wd0, maximize0 = self._base_weight_decay(group), group["maximize"]
+            for p, g, s, depth in zip(params, grads, states, depths):
+                ctx = self._pre(group, p, g, s)
+                g2, wd, maximize, decoupled = self._fused_grad(group, p, g, s, wd0, maximize0)
+                fused_step_one_(self._base, p, g2, s, group, lr=self._fused_lr(group, lr_eff),
+                                weight_decay=wd, maximize=maximize, decoupled=decoupled)
+                self._fused_post(group, p, s, ctx, depth)
+            return
         ctxs = [self._pre(group, p, g, s) for p, g, s in zip(params, grads, states)]
         g_list, wd, maximize, decoupled = self._multi_grads(
             group, params, grads, states, self._base_weight_decay(group), group["maximize"])

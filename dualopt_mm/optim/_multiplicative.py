@@ -28,25 +28,53 @@ from ._base import Direction, apply_additive_
 __all__ = ["hybrid_apply_"]
 
 
+def tanh_into_(out: Tensor, direction: Direction, scale: float) -> Tensor:
+    r"""``out`` <- :math:`\tanh(\mathrm{scale}\cdot d)/2`, written into a work buffer.
+
+    Computed as :math:`\sigma(2x) - 1/2` (equal to :math:`\tanh(x)/2`): torch's vectorised
+    CPU ``sigmoid`` is ~6x faster than its ``tanh`` (which evaluates an accurate polynomial per
+    element), and the form keeps the sign of :math:`x` (:math:`\sigma(2x) \ge 1/2` iff
+    :math:`x \ge 0`) and :math:`|\tanh| \le 1`. The absolute error is a few ulps of 1/2.
+    """
+    s = 2.0 * scale * direction.d_scale
+    if direction.den is None:
+        torch.mul(direction.num, s, out=out)
+    else:
+        torch.div(direction.num, direction.den, out=out)
+        if s != 1.0:
+            out.mul_(s)
+    return out.sigmoid_().sub_(0.5)
+
+
 def hybrid_apply_(param: Tensor, direction: Direction, *, gamma: float, lr_in: float,
-                  lr_out: float, variant: str) -> None:
-    """Apply the hybrid update in place (``gamma`` in [0, 1])."""
+                  lr_out: float, variant: str, work: Tensor | None = None,
+                  work2: Tensor | None = None) -> None:
+    """Apply the hybrid update in place (``gamma`` in [0, 1]).
+
+    ``work`` / ``work2`` are optional buffers shaped like ``param`` (reused across tensors so no
+    memory is allocated per tensor); fresh ones are made when omitted.
+    """
     if gamma == 0:
         apply_additive_(param, direction)
         return
-    t = direction.materialize()  # d, a fresh tensor we may overwrite
-    t.mul_(lr_in).tanh_()
+    if work is None:
+        work = torch.empty_like(param)
+    if work2 is None:
+        work2 = torch.empty_like(param)
+    half_t = tanh_into_(work, direction, lr_in)  # tanh(lr_in d) / 2
     if variant == "abs":
-        t.mul_(param.abs())  # |theta'| tanh(lr_in d)
+        mag = torch.abs(param, out=work2)  # |theta'|, before the additive part moves theta
         if gamma != 1:
             apply_additive_(param, direction, factor=1 - gamma)
-        param.add_(t, alpha=-gamma * lr_out)
+        param.addcmul_(mag, half_t, value=-2.0 * gamma * lr_out)
         return
     # 'pow': theta' * 2^(-sign(theta') lr_out tanh(lr_in d))
-    factor = torch.exp2(t.mul_(torch.sign(param)).mul_(-lr_out))
+    sgn = torch.sign(param, out=work2)
+    factor = torch.exp2(half_t.mul_(sgn).mul_(-2.0 * lr_out), out=half_t)
     if gamma == 1:
         param.mul_(factor)
         return
-    delta = param - param * factor  # theta' - theta' * 2^(...)
+    # delta = theta' - theta' * factor = theta' * (1 - factor)
+    delta = torch.mul(param, factor.neg_().add_(1.0), out=work2)
     apply_additive_(param, direction, factor=1 - gamma)
     param.sub_(delta, alpha=gamma)

@@ -51,20 +51,37 @@ def _reduce_dtype(t: Tensor) -> torch.dtype:
     return torch.promote_types(t.dtype, torch.float32)
 
 
+def _work(out: Tensor | None, param: Tensor, anchor: Tensor) -> Tensor | None:
+    # the work buffer can take theta - theta_0 unless the anchor is wider than the parameter
+    if out is not None and out.dtype != torch.promote_types(param.dtype, anchor.dtype):
+        return None
+    return out
+
+
+def _flat(t: Tensor, dtype: torch.dtype) -> Tensor:
+    t = t.reshape(-1)
+    return t if t.dtype == dtype else t.to(dtype)
+
+
 def spd_measure(param: Tensor, grad: Tensor, anchor: Tensor, maximize: bool,
                 out: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    r"""Before the base step: :math:`c = -\langle g, \theta_{t-1} - \theta_0\rangle` and
-    :math:`\lVert\theta_{t-1} - \theta_0\rVert` (0-dim tensors; ``g`` negated when maximizing)."""
+    r"""Before the base step: the gate :math:`[c < 0]` (bool) and
+    :math:`\lVert\theta_{t-1} - \theta_0\rVert` (0-dim tensors, no host sync).
+
+    :math:`c = -\langle g, \theta_{t-1} - \theta_0\rangle` (``g`` negated when maximizing), so
+    :math:`c < 0` iff :math:`\langle g, \theta_{t-1} - \theta_0\rangle > 0` (``< 0`` when
+    maximizing). ``out`` is an optional work buffer shaped like ``param``.
+    """
     rd = _reduce_dtype(param)
-    diff = (torch.sub(param, anchor) if out is None else torch.sub(param, anchor, out=out))
-    diff = diff.to(rd).reshape(-1)
-    c = torch.dot(grad.to(rd).reshape(-1), diff)
-    if not maximize:
-        c = c.neg()
-    return c, torch.linalg.vector_norm(diff)
+    out = _work(out, param, anchor)
+    diff = torch.sub(param, anchor) if out is None else torch.sub(param, anchor, out=out)
+    diff = _flat(diff, rd)
+    ip = torch.dot(_flat(grad, rd), diff)
+    gate = torch.lt(ip, 0) if maximize else torch.gt(ip, 0)
+    return gate, torch.linalg.vector_norm(diff)
 
 
-def spd_pull_(param: Tensor, anchor: Tensor, c: Tensor, prev_norm: Tensor, lam: float,
+def spd_pull_(param: Tensor, anchor: Tensor, gate: Tensor, prev_norm: Tensor, lam: float,
               eps: float, out: Tensor | None = None) -> None:
     r"""After the base step :math:`\tilde\theta`: the selective projection.
 
@@ -73,10 +90,14 @@ def spd_pull_(param: Tensor, anchor: Tensor, c: Tensor, prev_norm: Tensor, lam: 
         \rVert}{\lVert\tilde\theta-\theta_0\rVert + \epsilon}, 0, 1\Big),\quad
         \theta_t = \tilde\theta - \lambda\, r\, [c < 0]\,(\tilde\theta - \theta_0)
 
-    The gate is a ``torch.where`` on device tensors: no host sync.
+    ``gate`` is :math:`[c < 0]` from :func:`spd_measure`. The ratio is below 1 by construction
+    (:math:`\lVert\theta_{t-1}-\theta_0\rVert \ge 0`, :math:`\epsilon > 0`), so only the lower
+    clip is applied. Everything stays on the device: no host sync.
     """
+    out = _work(out, param, anchor)
     diff = torch.sub(param, anchor) if out is None else torch.sub(param, anchor, out=out)
     new_norm = torch.linalg.vector_norm(diff, dtype=_reduce_dtype(param))
-    r = ((new_norm - prev_norm) / (new_norm + eps)).clamp_(0.0, 1.0)
-    rho = torch.where(c < 0, r * lam, torch.zeros_like(r)).to(param.dtype)
-    param.addcmul_(diff, rho, value=-1)
+    rho = torch.sub(new_norm, prev_norm).clamp_min_(0.0).div_(new_norm + eps).mul_(gate)
+    if rho.dtype != param.dtype:
+        rho = rho.to(param.dtype)
+    param.addcmul_(diff, rho, value=-lam)

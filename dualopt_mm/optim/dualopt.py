@@ -25,6 +25,7 @@ class _DualOptMixin:
     """The DualOpt pieces on top of a base (mode, rollback level, decay level)."""
 
     _uses_anchors = True
+    _pipelined = True
 
     def _check_extra(self, g):
         if g["mode"] not in _MODES:

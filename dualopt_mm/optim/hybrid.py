@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from . import _docs
 from ._core import ComposedOptimizer, check_range
-from ._multiplicative import hybrid_apply_
+import torch
+
+from ._base import Direction, as_scalar
+from ._multiplicative import hybrid_apply_, tanh_into_
 
 __all__ = ["HybridSGD", "HybridAdamW"]
 
@@ -12,9 +15,14 @@ _VARIANTS = ("abs", "pow")
 
 
 class _HybridMixin:
-    # the apply needs the direction d itself, which torch's fused/foreach code does not expose
-    _supports_fused = False
+    # torch's foreach code does not expose the direction d: foreach=True runs the for-loop.
+    # fused=True runs torch's fused kernel for the additive part (lr (1 - gamma)) tensor by
+    # tensor and rebuilds d from the state it leaves (SGD: the momentum buffer; AdamW: the
+    # moments); groups whose d the state does not hold (nesterov, no momentum) or using
+    # variant='pow' run the for-loop.
     _supports_foreach = False
+    _pipelined = True
+    _pipeline_any_device = True  # its fused path exists only tensor by tensor
 
     def _check_extra(self, g):
         check_range("gamma", g["gamma"], 0.0, 1.0)
@@ -24,8 +32,60 @@ class _HybridMixin:
             raise ValueError(f"Invalid variant: {g['variant']!r} (expected one of {_VARIANTS})")
 
     def _apply(self, group, p, direction):
-        hybrid_apply_(p, direction, gamma=group["gamma"], lr_in=group["lr_in"],
-                      lr_out=group["lr_out"], variant=group["variant"])
+        gamma = group["gamma"]
+        work = work2 = None
+        if gamma != 0:
+            work, work2 = self._scratch(p), self._scratch(p, slot=1)
+        hybrid_apply_(p, direction, gamma=gamma, lr_in=group["lr_in"], lr_out=group["lr_out"],
+                      variant=group["variant"], work=work, work2=work2)
+
+    # ---- fused path
+    def _fusable(self, group) -> bool:
+        if group["gamma"] == 0:
+            return True
+        if group["variant"] != "abs":
+            return False
+        if self._base == "sgd":
+            return group["momentum"] != 0 and not group["nesterov"]
+        # gamma = 1 leaves the kernel lr 0, which would also drop AdamW's decoupled decay
+        return group["gamma"] != 1 or group["weight_decay"] == 0
+
+    def _impl(self, group, params):
+        impl = super()._impl(group, params)
+        return "single" if impl == "fused" and not self._fusable(group) else impl
+
+    def _fused_lr(self, group, lr):
+        gamma = group["gamma"]
+        return lr if gamma == 0 else lr * (1 - gamma)
+
+    def _fused_grad(self, group, p, grad, state, weight_decay, maximize):
+        gamma = group["gamma"]
+        if gamma == 0:
+            return grad, weight_decay, maximize, True
+        torch.abs(p, out=self._scratch(p, slot=1))  # |theta_{t-1}|, before the kernel moves it
+        if self._base == "adamw" and weight_decay != 0:
+            weight_decay = weight_decay / (1 - gamma)  # kernel lr (1 - gamma) lr: keep lr * wd
+        return grad, weight_decay, maximize, True
+
+    def _fused_post(self, group, p, state, ctx, depth):
+        gamma = group["gamma"]
+        if gamma == 0:
+            return
+        work, mag = self._scratch(p), self._scratch(p, slot=1)
+        lr_in, scale = group["lr_in"], 1.0
+        if self._base == "sgd":
+            direction = Direction(state["momentum_buffer"], None, 1.0, 0.0)
+        else:
+            beta1, beta2 = (as_scalar(b) for b in group["betas"])
+            step = as_scalar(state["step"])
+            bc1, bc2 = 1 - beta1**step, 1 - beta2**step
+            v = state["max_exp_avg_sq"] if group.get("amsgrad", False) else state["exp_avg_sq"]
+            den = torch.sqrt(v, out=work).div_(bc2**0.5).add_(group["eps"])
+            direction = Direction(state["exp_avg"], den, 1.0 / bc1, 0.0)
+            # |theta'| = |1 - lr wd| |theta_{t-1}| (AdamW's decoupled decay)
+            scale = abs(1 - float(group["lr"]) * group["weight_decay"])
+        half_t = tanh_into_(work, direction, lr_in)
+        p.addcmul_(mag, half_t, value=-2.0 * gamma * group["lr_out"] * scale)
 
 
 _H_MATH = r"""
@@ -46,8 +106,10 @@ _H_MATH = r"""
     :math:`\gamma` = ``gamma`` in [0, 1] (1 = multiplicative, 0 = additive; schedule it through
     the group key ``gamma``). Pitfall: weights that are exactly zero never move under the pure
     multiplicative rule (:math:`\gamma = 1`); use :math:`\gamma < 1` or an additive group
-    (``gamma=0``) for zero-initialised biases and norm shifts. Runs the for-loop path only
-    (``fused=True`` is rejected; ``foreach`` is accepted and ignored).
+    (``gamma=0``) for zero-initialised biases and norm shifts. ``fused=True`` runs torch's
+    fused kernel for the additive part and rebuilds :math:`d` from the state (groups with
+    Nesterov, no momentum or ``variant='pow'`` fall back to the for-loop); ``foreach`` is
+    accepted and runs the for-loop.
 """
 
 _H_ARGS = r"""

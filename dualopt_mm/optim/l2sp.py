@@ -13,6 +13,7 @@ __all__ = ["L2SPAdamW", "L2SPSGD"]
 
 class _L2SPMixin:
     _uses_anchors = True
+    _pipelined = True
 
     def _check_extra(self, g):
         check_range("sp_alpha", g["sp_alpha"], 0.0)
@@ -26,7 +27,28 @@ class _L2SPMixin:
             return grad, maximize
         # g <- (+-g) + alpha (theta - theta_0); the sign is folded in, the base sees maximize=False
         g = torch.sub(p, state["anchor"]).mul_(group["sp_alpha"])
-        return (g.sub_(grad) if maximize else g.add_(grad)), False
+        g = g.sub_(grad) if maximize else g.add_(grad)
+        # a wider anchor (fp32 for a bf16 parameter) computes in its precision; the base sees
+        # the gradient's dtype
+        return (g if g.dtype == grad.dtype else g.to(grad.dtype)), False
+
+    def _fused_grad(self, group, p, grad, state, weight_decay, maximize):
+        if not self._active(group):
+            return grad, weight_decay, maximize, True
+        alpha, anchor = group["sp_alpha"], state["anchor"]
+        work = self._scratch(p)  # reused: no allocation per tensor
+        if self._base == "sgd" or weight_decay == 0:
+            # g + alpha (theta - a) = (g - alpha a) + alpha theta: one pass builds g - alpha a
+            # into the work buffer, the kernel adds the coupled alpha * theta
+            torch.add(grad, anchor, alpha=(1.0 if maximize else -1.0) * alpha, out=work)
+            return work, weight_decay + alpha, maximize, self._base == "sgd"
+        # AdamW with decoupled decay: the base must see (+-g) + alpha (theta - a) itself
+        torch.sub(p, anchor, out=work).mul_(alpha)
+        if maximize:
+            work.sub_(grad)
+        else:
+            work.add_(grad)
+        return work, weight_decay, False, True
 
     def _multi_grads(self, group, params, grads, states, weight_decay, maximize):
         if not self._active(group):
@@ -36,7 +58,8 @@ class _L2SPMixin:
             # g + alpha (theta - a) = (g - alpha a) + alpha theta: one pass builds g - alpha a,
             # the base kernel adds the coupled alpha * theta (Adam: coupled, not decoupled, decay)
             sign = 1.0 if maximize else -1.0
-            new = [torch.add(g, s["anchor"], alpha=sign * alpha) for g, s in zip(grads, states)]
+            new = [torch.add(g, s["anchor"], alpha=sign * alpha).to(g.dtype)
+                   for g, s in zip(grads, states)]
             return new, weight_decay + alpha, maximize, self._base == "sgd"
         new = [self._grad_for_base(group, p, g, s, maximize)[0]
                for p, g, s in zip(params, grads, states)]

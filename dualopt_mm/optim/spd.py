@@ -12,6 +12,7 @@ __all__ = ["SPDAdamW", "SPDSGD"]
 
 class _SPDMixin:
     _uses_anchors = True
+    _pipelined = True
 
     def _check_extra(self, g):
         check_range("projection_decay", g["projection_decay"], 0.0, 1.0)
@@ -26,8 +27,8 @@ class _SPDMixin:
     def _post(self, group, p, state, ctx, depth):
         if ctx is None:
             return
-        c, prev_norm = ctx
-        spd_pull_(p, state["anchor"], c, prev_norm, group["projection_decay"],
+        gate, prev_norm = ctx
+        spd_pull_(p, state["anchor"], gate, prev_norm, group["projection_decay"],
                   group["projection_eps"], out=self._scratch(p))
 
 
