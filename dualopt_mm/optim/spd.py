@@ -19,10 +19,18 @@ class _SPDMixin:
         check_range("projection_eps", g["projection_eps"], 0.0, lo_open=True)
         check_anchor_dtype(g["anchor_dtype"])
 
+    def _begin_step(self):
+        super()._begin_step()
+        # the gates [c < 0] of the last step, as 0-dim device tensors (no host sync here);
+        # monitoring reads them (OptimizerStatsHook), they are not optimizer state
+        self.last_gates = []
+
     def _pre(self, group, p, grad, state):
         if not group["pretrained"] or group["projection_decay"] == 0:
             return None
-        return spd_measure(p, grad, state["anchor"], group["maximize"], out=self._scratch(p))
+        ctx = spd_measure(p, grad, state["anchor"], group["maximize"], out=self._scratch(p))
+        self.last_gates.append(ctx[0])
+        return ctx
 
     def _post(self, group, p, state, ctx, depth):
         if ctx is None:
