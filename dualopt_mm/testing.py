@@ -58,6 +58,8 @@ def make_fake_datasets(root: str, num_train: int = 8, num_val: int = 4, seed: in
             shutil.copytree(osp.join(src, 'ade', kind, ADE_SPLITS[split]),
                             osp.join(ade, kind, ADE_SPLITS[split]), dirs_exist_ok=True)
 
+    _write_fake_upstream_checkpoint(osp.join(root, 'checkpoints', 'upstream_resnet18.pth'))
+
     imagenet = osp.join(data, 'imagenet')
     os.makedirs(osp.join(imagenet, 'meta'), exist_ok=True)
     for split in ('train', 'val'):
@@ -74,6 +76,18 @@ def make_fake_datasets(root: str, num_train: int = 8, num_val: int = 4, seed: in
         with open(osp.join(imagenet, 'meta', f'{split}.txt'), 'w') as f:
             f.write('\n'.join(lines) + '\n')
     return data
+
+
+def _write_fake_upstream_checkpoint(path: str):
+    """A stand-in for ``make upstream``'s checkpoint: a ResNet-18 classifier's weights."""
+    import torch
+    from mmpretrain.models import ImageClassifier
+    torch.manual_seed(0)
+    model = ImageClassifier(backbone=dict(type='ResNet', depth=18), neck=dict(type='GlobalAveragePooling'),
+                            head=dict(type='LinearClsHead', num_classes=5, in_channels=512))
+    model.init_weights()
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
 
 
 def shorten_schedule(cfg, iters: int = 2, batch_size: int = 2):
@@ -134,12 +148,16 @@ def config_path(*parts):
     return osp.join(REPO_ROOT, 'configs', *parts)
 
 
-def list_configs(kind):
-    """CPU-scale configs end in ``_shapes.py`` or ``_upstream.py``; the others are full-scale."""
+def list_configs(kind, optimizers=False):
+    """Task configs (``optimizers=False``) or per-optimizer leaves (``configs/<family>/optimizers``)
+    of one scale: CPU-scale names contain ``_shapes`` or ``_upstream``, the others are full-scale."""
     out = []
     for family in ('classification', 'detection', 'instance_seg', 'semantic_seg'):
-        for name in sorted(os.listdir(config_path(family))):
-            cpu = name.endswith(('_shapes.py', '_upstream.py'))
+        folder = osp.join(family, 'optimizers') if optimizers else family
+        if not osp.isdir(config_path(folder)):
+            continue
+        for name in sorted(os.listdir(config_path(folder))):
+            cpu = '_shapes' in name or '_upstream' in name
             if name.endswith('.py') and cpu == (kind == 'cpu'):
-                out.append(f'{family}/{name}')
+                out.append(f'{folder}/{name}')
     return out

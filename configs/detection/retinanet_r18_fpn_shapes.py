@@ -7,7 +7,9 @@ _base_ = [
     '../_base_/runtime/mmdet_cpu.py',
 ]
 model = dict(
-    backbone=dict(depth=18, init_cfg=None),
+    # trained from scratch here: no frozen stem, BatchNorm in train mode (mmdet's defaults
+    # assume an ImageNet-pretrained backbone)
+    backbone=dict(depth=18, frozen_stages=-1, norm_eval=False, init_cfg=None),
     neck=dict(in_channels=[64, 128, 256, 512], out_channels=128),
     bbox_head=dict(
         num_classes=5, in_channels=128, feat_channels=128, stacked_convs=2,

@@ -6,7 +6,9 @@ _base_ = [
     '../_base_/runtime/mmdet_cpu.py',
 ]
 model = dict(
-    backbone=dict(depth=18, init_cfg=None),
+    # trained from scratch here: no frozen stem, BatchNorm in train mode (mmdet's defaults
+    # assume an ImageNet-pretrained backbone)
+    backbone=dict(depth=18, frozen_stages=-1, norm_eval=False, init_cfg=None),
     neck=dict(in_channels=[64, 128, 256, 512], out_channels=64),
     rpn_head=dict(in_channels=64, feat_channels=64, anchor_generator=dict(scales=[4])),
     roi_head=dict(
