@@ -110,12 +110,13 @@ def shorten_schedule(cfg, iters: int = 2, batch_size: int = 2):
 
 
 def _strip_pretrained(node):
-    """No downloads in tests: drop checkpoint URLs from ``init_cfg`` / ``pretrained``."""
+    """No downloads in tests: drop checkpoint URLs (``scheme://``) from ``init_cfg`` /
+    ``pretrained``; local checkpoint files stay."""
     if isinstance(node, dict):
-        if 'pretrained' in node and isinstance(node['pretrained'], str):
+        if isinstance(node.get('pretrained'), str) and '://' in node['pretrained']:
             node['pretrained'] = None
         init = node.get('init_cfg')
-        if isinstance(init, dict) and init.get('type') == 'Pretrained':
+        if isinstance(init, dict) and init.get('type') == 'Pretrained' and '://' in str(init.get('checkpoint')):
             node['init_cfg'] = None
         for v in node.values():
             _strip_pretrained(v)
