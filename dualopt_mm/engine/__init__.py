@@ -2,3 +2,6 @@
 from .optimizers import REGISTERED as REGISTERED_OPTIMIZERS
 
 __all__ = ['REGISTERED_OPTIMIZERS']
+from .osgd_wrapper import OSGDOptimWrapper  # noqa: E402  (registers into OPTIM_WRAPPERS)
+
+__all__ += ['OSGDOptimWrapper']
