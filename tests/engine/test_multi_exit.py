@@ -41,6 +41,27 @@ def test_registered_in_root_registries():
     assert PRETRAIN_METRICS.get('MultiExitAccuracy') is MultiExitAccuracy
 
 
+def test_import_registers_without_downstream_packages():
+    """mmpretrain is imported when the model is built, not on ``import dualopt_mm``."""
+    import subprocess
+    import sys
+    code = ('import builtins; real = builtins.__import__\n'
+            'def guard(name, *a, **k):\n'
+            '    if name.split(".")[0] in ("mmdet", "mmseg", "mmpretrain"):\n'
+            '        raise ImportError("blocked " + name)\n'
+            '    return real(name, *a, **k)\n'
+            'builtins.__import__ = guard\n'
+            'import dualopt_mm\n'
+            'from mmengine.registry import METRICS, MODELS, OPTIM_WRAPPERS\n'
+            'assert MODELS.get("MultiExitImageClassifier") is not None\n'
+            'assert METRICS.get("MultiExitAccuracy") is not None\n'
+            'assert OPTIM_WRAPPERS.get("OSGDOptimWrapper") is not None\n'
+            'print("ok")')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == 'ok'
+
+
 def test_forward_shapes_losses_and_predictions():
     model = _model()
     assert model.num_exits == 4
@@ -123,7 +144,7 @@ def test_config_trains_and_reports_per_exit_accuracy(name, osgd, in_fake_data, t
     from dualopt_mm.engine import OSGDOptimWrapper
     from dualopt_mm.testing import config_path, run_cfg, shorten_schedule
     cfg = shorten_schedule(Config.fromfile(config_path('classification', name)), iters=2,
-                           batch_size=4)
+                           batch_size=2)
     runner, metrics = run_cfg(cfg, str(tmp_path / 'work'))
     assert runner.iter == 2
     for k in range(4):
