@@ -137,7 +137,9 @@ class OSGDOptimWrapper(OptimWrapper):
     forward under ``no_sync()`` (when the model has it) and all-reduces (averages) every task
     gradient itself *before* the projection, which is therefore identical on every rank.
 
-    Mixed precision (``AmpOptimWrapper``) is not supported.
+    Cost: K backward passes (each through the part of the graph its loss reaches) and K
+    per-task gradient copies of the parameters in memory. Mixed precision
+    (``AmpOptimWrapper``) is not supported.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, tasks, granularity: str = 'tensor',
@@ -215,6 +217,9 @@ class OSGDOptimWrapper(OptimWrapper):
                                f'(keys: {list(captured)})')
         if not self._checked_total:
             self._check_total(loss, task_losses, task_keys)
+        # a fixed number of slots (the configured tasks + the unmatched one), so that gradient
+        # accumulation lines up when unmatched keys appear in some iterations only
+        task_losses = task_losses + [None] * (len(self.tasks) + 1 - len(task_losses))
 
         params = self._params()
         grads_per_task = []
@@ -255,8 +260,9 @@ class OSGDOptimWrapper(OptimWrapper):
         if self.log_grad_norms:
             for k, grads in enumerate(buffers):
                 sq = [g.detach().float().pow(2).sum() for g in grads if g is not None]
-                norm = float(torch.stack([s.to(sq[0].device) for s in sq]).sum().sqrt()) \
-                    if sq else 0.0
+                if not sq:  # a task without keys (e.g. no unmatched losses): nothing to log
+                    continue
+                norm = float(torch.stack([s.to(sq[0].device) for s in sq]).sum().sqrt())
                 self.message_hub.update_scalar(f'train/osgd_task{k}_grad_norm', norm)
         combined = orthogonalize_gradients(buffers, granularity=self.granularity, eps=self.eps)
         with torch.no_grad():

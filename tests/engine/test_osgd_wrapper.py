@@ -235,6 +235,39 @@ def test_accumulation_equals_one_large_batch():
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
 
 
+def test_accumulation_with_a_task_present_in_some_iterations_only():
+    class Model(ToyModel):
+        with_aux = False
+
+        def forward(self, inputs, data_samples=None, mode='tensor'):
+            out = super().forward(inputs, data_samples, mode)
+            if mode == 'loss' and not self.with_aux:
+                out.pop('aux_loss')
+            return out
+
+    torch.manual_seed(0)
+    model = Model()
+    params = list(model.parameters())
+    halves = [_toy_batch(seed=1, n=4), _toy_batch(seed=2, n=4)]
+    per_half = []
+    model.with_aux = True
+    for with_aux, data in zip((False, True), halves):
+        la, lb, lc = _toy_losses(model, data)
+        lc = lc if with_aux else None
+        per_half.append([_task_grads([0.5 * x], params)[0] if x is not None
+                         else [None] * len(params) for x in (la, lb, lc)])
+    summed = [[a if b is None else (b if a is None else a + b) for a, b in zip(t0, t1)]
+              for t0, t1 in zip(*per_half)]
+    expected = _project(summed)
+    ow = _osgd(model, [['_a$'], ['_b']], accumulative_counts=2)
+    ow.initialize_count_status(model, 0, 2)
+    snap = _snapshot_grads(ow, model)
+    for with_aux, data in zip((False, True), halves):
+        model.with_aux = with_aux
+        model.train_step(data, ow)
+    _assert_matches(snap, model, expected)
+
+
 def test_errors():
     torch.manual_seed(0)
     model = ToyModel()
@@ -269,12 +302,14 @@ def test_single_string_task_and_captured_dict_consumed():
 
 
 DDP_SCRIPT = textwrap.dedent('''
-    import os, sys
+    import sys
     import torch, torch.distributed as dist, torch.multiprocessing as mp, torch.nn as nn
 
-    def worker(rank, port, out):
-        os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-        dist.init_process_group('gloo', rank=rank, world_size=2)
+    def worker(rank, out):
+        import datetime
+        # a file rendezvous: no TCP port to race for with other test runs
+        dist.init_process_group('gloo', init_method=f'file://{out}/rendezvous', rank=rank,
+                                world_size=2, timeout=datetime.timedelta(seconds=60))
         import dualopt_mm  # noqa
         from mmengine.model import BaseModel, MMDistributedDataParallel
         from mmengine.optim import build_optim_wrapper
@@ -304,20 +339,15 @@ DDP_SCRIPT = textwrap.dedent('''
 
     if __name__ == '__main__':
         import dualopt_mm  # noqa: F401  (imported once, inherited by the forked workers)
-        mp.start_processes(worker, args=(int(sys.argv[1]), sys.argv[2]), nprocs=2,
+        mp.start_processes(worker, args=(sys.argv[1], ), nprocs=2,
                            start_method='fork')
 ''')
 
 
 def test_ddp_averages_task_gradients_before_projection(tmp_path):
-    import socket
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
     script = tmp_path / 'ddp_osgd.py'
     script.write_text(DDP_SCRIPT)
-    subprocess.run([sys.executable, str(script), str(port), str(tmp_path)], check=True,
-                   timeout=120)
+    subprocess.run([sys.executable, str(script), str(tmp_path)], check=True, timeout=150)
     g0 = torch.load(tmp_path / 'rank0.pt')
     g1 = torch.load(tmp_path / 'rank1.pt')
     # reference: the same model on each rank's data, task gradients averaged, then projected
