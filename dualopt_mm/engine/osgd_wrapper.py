@@ -139,7 +139,7 @@ class OSGDOptimWrapper(OptimWrapper):
 
     Cost: K backward passes (each through the part of the graph its loss reaches) and K
     per-task gradient copies of the parameters in memory. Mixed precision
-    (``AmpOptimWrapper``) is not supported.
+    (``AmpOptimWrapper``) and sharded parameters (FSDP / ZeRO) are not supported.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, tasks, granularity: str = 'tensor',

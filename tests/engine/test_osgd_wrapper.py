@@ -292,6 +292,26 @@ def test_errors():
     assert not model._forward_hooks_with_kwargs and not model._forward_hooks
 
 
+def test_warns_once_when_the_model_reweights_its_losses(monkeypatch):
+    from dualopt_mm.engine import osgd_wrapper
+    logged = []
+    monkeypatch.setattr(osgd_wrapper, 'print_log', lambda msg, **kw: logged.append(msg))
+
+    class Weighted(ToyModel):
+        def parse_losses(self, losses):
+            loss, log_vars = super().parse_losses(losses)
+            return 2 * loss, log_vars
+
+    torch.manual_seed(0)
+    model = Weighted()
+    ow = _osgd(model, [['_a$'], ['_b']])
+    model.train_step(_toy_batch(), ow)
+    model.train_step(_toy_batch(), ow)
+    assert len(logged) == 2  # the task assignment and one warning, at the first update only
+    assert "task0=['loss_a']; task1=['loss_b']; task2=['aux_loss']" in logged[0]
+    assert 'weights its losses' in logged[1]
+
+
 def test_single_string_task_and_captured_dict_consumed():
     torch.manual_seed(0)
     model = ToyModel()
