@@ -16,6 +16,7 @@ def _setup_openmmlab() -> bool:
     from . import compat
     compat.apply_all()
     from . import engine  # noqa: F401  (registers into mmengine's root registries)
+    from . import models  # noqa: F401  (MultiExitImageClassifier, MultiExitAccuracy)
     return True
 
 

@@ -2,6 +2,7 @@
 from .constructor import LayerwiseOptimWrapperConstructor
 from .hooks import AnchorHook, OptimizerStatsHook
 from .optimizers import REGISTERED as REGISTERED_OPTIMIZERS
+from .osgd_wrapper import OSGDOptimWrapper
 
 __all__ = ['LayerwiseOptimWrapperConstructor', 'AnchorHook', 'OptimizerStatsHook',
-           'REGISTERED_OPTIMIZERS']
+           'OSGDOptimWrapper', 'REGISTERED_OPTIMIZERS']
