@@ -49,8 +49,8 @@ def leaf_text(task: str, method: str) -> str:
     if scale == 'cpu' and not scratch:
         lines += ['# fine-tuning: the backbone starts from the project\'s upstream pre-training '
                   '(make upstream)',
-                  "model = dict(backbone=dict(init_cfg=dict(type='Pretrained', checkpoint='%s', "
-                  "prefix='backbone.')))" % UPSTREAM_CKPT]
+                  "model = dict(backbone=dict(init_cfg=dict(_delete_=True, type='Pretrained', "
+                  "checkpoint='%s', prefix='backbone.')))" % UPSTREAM_CKPT]
     if scale == 'full' and scratch and task.startswith(('detection', 'instance_seg')):
         lines += ['# from scratch: no ImageNet initialisation, no frozen stem, BatchNorm trained',
                   'model = dict(backbone=dict(init_cfg=None, frozen_stages=-1, norm_eval=False))']

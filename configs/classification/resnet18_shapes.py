@@ -5,7 +5,12 @@ _base_ = [
     '../_base_/datasets/shapes_cls.py',
     '../_base_/runtime/mmpretrain_cpu.py',
 ]
-model = dict(head=dict(num_classes=5, topk=(1, )))
+model = dict(
+    # mmpretrain's own default initialisation, spelled out so that fine-tuning configs can replace
+    # it with dict(_delete_=True, type='Pretrained', ...)
+    backbone=dict(init_cfg=[dict(type='Kaiming', layer=['Conv2d']),
+                            dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]),
+    head=dict(num_classes=5, topk=(1, )))
 
 max_epochs = 10
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)

@@ -27,25 +27,49 @@ def _method_base(name):
     return name.rsplit('_', 1)[1][:-3].replace('-', '_')
 
 
-@pytest.mark.parametrize('name', CPU)
-def test_cpu_leaf_trains(name, in_fake_data, tmp_path):
-    from mmengine.runner import Runner
+_BATCHES = {}
 
-    from dualopt_mm.testing import shorten_schedule
-    cfg = shorten_schedule(_load(name), iters=1, batch_size=2)
-    cfg.train_cfg.val_interval = 100
-    cfg.work_dir = str(tmp_path)
-    optimizer = cfg.optim_wrapper.optimizer.type
-    fine_tune = 'scratch' not in name
-    if fine_tune:  # the leaf points the backbone at the upstream checkpoint
-        assert cfg.model.backbone.init_cfg.checkpoint == 'checkpoints/upstream_resnet18.pth'
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    assert runner.iter == 1
-    opt = runner.optim_wrapper.optimizer
-    assert type(opt).__name__ == optimizer
-    groups = opt.param_groups
-    assert any(g['pretrained'] for g in groups) and any(not g['pretrained'] for g in groups)
+
+def _batch(cfg, task):
+    """One training batch of the task's data (cached: leaves of one task share it)."""
+    from mmengine.runner import Runner
+    if task not in _BATCHES:
+        cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
+        cfg.train_dataloader.pop('batch_sampler', None)
+        _BATCHES[task] = next(iter(Runner.build_dataloader(cfg.train_dataloader, seed=0)))
+    return _BATCHES[task]
+
+
+@pytest.mark.parametrize('name', CPU)
+def test_cpu_leaf_trains(name, in_fake_data):
+    """Build the leaf's model (loading the upstream checkpoint for fine-tuning leaves) and its
+    optim wrapper exactly as the Runner does, and take two real training steps on task data.
+    (Full Runner runs of the leaves' optimizers: test_runner_integration.py.)"""
+    import torch
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import MODELS, init_default_scope
+    cfg = _load(name)
+    init_default_scope(cfg.default_scope)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    opt = wrapper.optimizer
+    assert type(opt).__name__ == cfg.optim_wrapper.optimizer.type
+    assert any(g['pretrained'] for g in opt.param_groups) and any(not g['pretrained'] for g in opt.param_groups)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    batch = _batch(cfg, name.split('/')[0] + name.split('/')[-1].split('_shapes')[0])
+    model.train()
+    for _ in range(2):
+        losses = model.train_step(batch, wrapper)
+        assert all(torch.isfinite(v).all() for v in losses.values())
+    moved = [n for n, p in model.named_parameters() if not torch.equal(p, before[n])]
+    assert len(moved) > len(before) // 2
+    if 'scratch' not in name:
+        ckpt = torch.load('checkpoints/upstream_resnet18.pth', weights_only=False)['state_dict']
+        assert torch.equal(before['backbone.layer1.0.conv1.weight'], ckpt['backbone.layer1.0.conv1.weight'])
+        if hasattr(opt, 'capture_anchors') and opt._uses_anchors:
+            p = model.backbone.layer1[0].conv1.weight
+            assert torch.equal(opt.state[p]['anchor'], ckpt['backbone.layer1.0.conv1.weight'])
 
 
 @pytest.mark.parametrize('name', FULL)

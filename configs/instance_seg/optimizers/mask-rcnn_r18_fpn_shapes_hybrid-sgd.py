@@ -2,4 +2,4 @@
 _base_ = ['../mask-rcnn_r18_fpn_shapes.py', '../../_base_/optimizers/hybrid_sgd.py']
 optim_wrapper = {{_base_.method_optim_wrapper}}
 # fine-tuning: the backbone starts from the project's upstream pre-training (make upstream)
-model = dict(backbone=dict(init_cfg=dict(type='Pretrained', checkpoint='checkpoints/upstream_resnet18.pth', prefix='backbone.')))
+model = dict(backbone=dict(init_cfg=dict(_delete_=True, type='Pretrained', checkpoint='checkpoints/upstream_resnet18.pth', prefix='backbone.')))
