@@ -5,13 +5,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export VENV
 
-.PHONY: demo test env data clean-env
+.PHONY: demo test env data upstream clean-env
 
 env:
 	@bash tools/setup_env.sh
 
 data: env
 	@$(PY) tools/make_synthetic_data.py
+
+upstream: data
+	@$(PY) tools/pretrain_upstream.py
 
 demo: env
 	@$(PY) tools/demo.py
