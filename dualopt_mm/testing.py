@@ -12,7 +12,6 @@ import json
 import os
 import os.path as osp
 import shutil
-import uuid
 
 from .datasets import ADE_SPLITS, COCO_SPLITS, SyntheticSpec, generate_world
 
@@ -105,7 +104,8 @@ def shorten_schedule(cfg, iters: int = 2, batch_size: int = 2):
         cfg.train_dataloader.pop('batch_sampler', None)
         cfg.train_dataloader.dataset['indices'] = iters * batch_size
     _strip_pretrained(cfg.model)
-    cfg.experiment_name = f'test_{uuid.uuid4().hex[:10]}'
+    from .engine.config import isolate_run
+    isolate_run(cfg)
     return cfg
 
 

@@ -46,8 +46,8 @@ def environment():
 def train_one(config, seed, work_dir):
     from mmengine.runner import Runner
 
-    from dualopt_mm.engine.config import load_config
-    cfg = load_config(osp.join(ROOT, 'configs', config), work_dir=work_dir)
+    from dualopt_mm.engine.config import isolate_run, load_config
+    cfg = isolate_run(load_config(osp.join(ROOT, 'configs', config), work_dir=work_dir))
     cfg.randomness = dict(seed=seed, deterministic=False)
     length = cfg.train_cfg.get('max_epochs') or cfg.train_cfg.get('max_iters')
     cfg.train_cfg.val_interval = length + 1  # evaluated once, after training

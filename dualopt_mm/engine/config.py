@@ -13,6 +13,18 @@ def parse_cfg_options(items):
     return ns.opts
 
 
+def isolate_run(cfg, tag: str | None = None):
+    """Give the run its own experiment and visualizer names. mmengine keeps one global
+    Visualizer per name, and its default runtimes all say ``name='visualizer'``: a second Runner
+    in the same process would otherwise log into the first one's folder."""
+    import uuid
+    tag = tag or uuid.uuid4().hex[:10]
+    cfg.experiment_name = f'{osp.splitext(osp.basename(cfg.filename or "run"))[0]}_{tag}'
+    if cfg.get('visualizer'):
+        cfg.visualizer.name = f'visualizer_{tag}'
+    return cfg
+
+
 def load_config(path: str, cfg_options=None, work_dir: str | None = None, launcher: str = 'none'):
     """``Config.fromfile`` + overrides + a default work dir (``work_dirs/<config name>``).
 
