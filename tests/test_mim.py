@@ -1,4 +1,5 @@
-"""`mim train <package> <config>` runs a project config through the package's own train script."""
+"""`mim train <package> <config>` runs a project config through the package's own train script:
+here a DualOpt fine-tuning config (upstream checkpoint, layer-wise constructor, AnchorHook)."""
 import os
 import os.path as osp
 import shutil
@@ -12,7 +13,8 @@ def test_mim_train_mmpretrain(in_fake_data, tmp_path):
     mim = shutil.which('mim', path=osp.dirname(sys.executable)) or shutil.which('mim')
     assert mim, 'openmim is not installed in this environment'
     work = tmp_path / 'mim_work'
-    cmd = [mim, 'train', 'mmpretrain', config_path('classification', 'resnet18_shapes.py'),
+    config = config_path('classification', 'optimizers', 'resnet18_shapes_dualopt-adamw.py')
+    cmd = [mim, 'train', 'mmpretrain', config,
            '--work-dir', str(work), '--cfg-options', 'train_cfg.max_epochs=1',
            'train_dataloader.dataset.indices=8', 'train_dataloader.batch_size=4',
            'val_dataloader.dataset.indices=8']
@@ -21,4 +23,9 @@ def test_mim_train_mmpretrain(in_fake_data, tmp_path):
     out = subprocess.run(cmd, cwd=in_fake_data, capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert (work / 'epoch_1.pth').exists()
-    assert 'accuracy/top1' in out.stdout + out.stderr
+    log = out.stdout + out.stderr
+    assert 'accuracy/top1' in log
+    import re
+    anchored = re.search(r'AnchorHook: DualOptAdamW: (\d+) tensors anchored', log)
+    assert anchored and int(anchored.group(1)) == 60, log[-3000:]  # ResNet-18: 20 convs + 20 norms x 2
+    assert 'Load checkpoint from checkpoints/upstream_resnet18.pth' in log or 'upstream_resnet18.pth' in log
