@@ -50,13 +50,21 @@ def train_one(config, seed, work_dir):
     cfg = isolate_run(load_config(osp.join(ROOT, 'configs', config), work_dir=work_dir))
     cfg.randomness = dict(seed=seed, deterministic=False)
     length = cfg.train_cfg.get('max_epochs') or cfg.train_cfg.get('max_iters')
-    cfg.train_cfg.val_interval = length + 1  # evaluated once, after training
+    cfg.train_cfg.val_begin = length + 1  # evaluated once, below
     runner = Runner.from_cfg(cfg)
     t0 = time.perf_counter()
     runner.train()
     train_s = time.perf_counter() - t0
     metrics = runner.val_loop.run()
-    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}, train_s
+    return {k: float(v) for k, v in metrics.items() if _is_number(v)}, train_s
+
+
+def _is_number(v):
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
 
 
 def write_report(results, path_md):

@@ -35,7 +35,7 @@ def main(argv=None):
     if args.epochs:
         cfg.train_cfg.max_epochs = args.epochs
         cfg.param_scheduler[1].update(end=args.epochs, T_max=args.epochs)
-    cfg.train_cfg.val_interval = cfg.train_cfg.max_epochs + 1  # evaluated once, below
+    cfg.train_cfg.val_begin = cfg.train_cfg.max_epochs + 1  # evaluated once, below
     runner = Runner.from_cfg(cfg)
     runner.train()
     metrics = runner.val_loop.run()

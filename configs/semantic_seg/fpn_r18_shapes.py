@@ -13,7 +13,7 @@ model = dict(
     neck=dict(in_channels=[64, 128, 256, 512], out_channels=64),
     decode_head=dict(in_channels=[64, 64, 64, 64], channels=64, num_classes=6, norm_cfg=norm_cfg))
 
-max_iters = 400
+max_iters = 1000
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
@@ -25,7 +25,7 @@ param_scheduler = [
 ]
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999), weight_decay=0.05),
     clip_grad=None)
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=max_iters))
 log_processor = dict(by_epoch=False)
