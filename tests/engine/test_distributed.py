@@ -130,8 +130,18 @@ def _worker(rank: int, out: str) -> None:
     try:
         for run in RUNS:
             torch.save(train(run, rank, WORLD), osp.join(out, f'{run}_rank{rank}.pt'))
-    finally:
-        dist.destroy_process_group()
+        dist.barrier()
+    except BaseException:
+        import traceback
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+    # No teardown: destroying a gloo ProcessGroup (destroy_process_group, or dropping the last
+    # DDP Reducer that references it) can deadlock while a gloo worker thread releases a
+    # finished collective and waits for the GIL the destructor holds (seen with torch 2.13).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _launch(out: str) -> None:
