@@ -2,6 +2,8 @@
 computation (per-task autograd + Gram--Schmidt), per-level list losses, K=1 equals the plain
 OptimWrapper, task matching, errors, clip_grad, gradient accumulation and DDP averaging."""
 import copy
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -322,7 +324,7 @@ def test_single_string_task_and_captured_dict_consumed():
 
 
 DDP_SCRIPT = textwrap.dedent('''
-    import sys
+    import os, sys
     import torch, torch.distributed as dist, torch.multiprocessing as mp, torch.nn as nn
 
     def worker(rank, out):
@@ -355,7 +357,12 @@ DDP_SCRIPT = textwrap.dedent('''
         x = torch.randn(8, 3, generator=torch.Generator().manual_seed(rank))
         ddp.train_step(dict(inputs=x), ow)
         torch.save(grads, f'{out}/rank{rank}.pt')
-        dist.destroy_process_group()
+        dist.barrier()
+        # no teardown: destroying the gloo process group (here: when `ddp` and its Reducer are
+        # freed after destroy_process_group) can deadlock with a gloo worker thread waiting
+        # for the GIL; os._exit skips it
+        sys.stdout.flush()
+        os._exit(0)
 
     if __name__ == '__main__':
         import dualopt_mm  # noqa: F401  (imported once, inherited by the forked workers)
@@ -367,7 +374,15 @@ DDP_SCRIPT = textwrap.dedent('''
 def test_ddp_averages_task_gradients_before_projection(tmp_path):
     script = tmp_path / 'ddp_osgd.py'
     script.write_text(DDP_SCRIPT)
-    subprocess.run([sys.executable, str(script), str(tmp_path)], check=True, timeout=150)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)],
+                            start_new_session=True)
+    try:
+        rc = proc.wait(timeout=150)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the launcher and its forked workers
+        proc.wait()
+        raise
+    assert rc == 0, f'the 2-process run failed (rc {rc})'
     g0 = torch.load(tmp_path / 'rank0.pt')
     g1 = torch.load(tmp_path / 'rank1.pt')
     # reference: the same model on each rank's data, task gradients averaged, then projected
