@@ -80,10 +80,13 @@ def make_fake_datasets(root: str, num_train: int = 8, num_val: int = 4, seed: in
 def _write_fake_upstream_checkpoint(path: str):
     """A stand-in for ``make upstream``'s checkpoint: a ResNet-18 classifier's weights."""
     import torch
+    from mmengine.registry import DefaultScope
     from mmpretrain.models import ImageClassifier
     torch.manual_seed(0)
-    model = ImageClassifier(backbone=dict(type='ResNet', depth=18), neck=dict(type='GlobalAveragePooling'),
-                            head=dict(type='LinearClsHead', num_classes=5, in_channels=512))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):  # whatever scope a caller left set
+        model = ImageClassifier(backbone=dict(type='ResNet', depth=18),
+                                neck=dict(type='GlobalAveragePooling'),
+                                head=dict(type='LinearClsHead', num_classes=5, in_channels=512))
     model.init_weights()
     os.makedirs(osp.dirname(path), exist_ok=True)
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
