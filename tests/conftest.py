@@ -25,3 +25,14 @@ def in_fake_data(fake_data_root, monkeypatch):
     """Run the test with the fake data's folder as the working directory (configs use data/...)."""
     monkeypatch.chdir(fake_data_root)
     return fake_data_root
+
+
+@pytest.fixture(autouse=True)
+def _torch_backend_flags_mutable():
+    """Importing torch.testing._internal.common_utils (the OptimizerInfo battery in tests/optim)
+    freezes torch.backends flags for the rest of the process; mmengine's Runner then fails to set
+    ``cudnn.benchmark`` from a config's env_cfg. Unfreeze them for every test."""
+    import torch.backends
+    # torch.backends is a module wrapper: the flag lives in the real module's globals
+    torch.backends.flags_frozen.__globals__['__allow_nonbracketed_mutation_flag'] = True
+    yield
