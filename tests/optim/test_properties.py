@@ -108,11 +108,11 @@ def _compare_opts(pa, oa, pb, ob, atol):
             torch.testing.assert_close(sa[k].to(sb[k].dtype), sb[k], rtol=0, atol=atol, msg=k)
 
 
-@pytest.mark.parametrize("e", ALL, ids=IDS)
-@pytest.mark.parametrize("path", ["foreach", "fused"])
+FAST = [(e, p) for e in ALL for p in ["foreach"] * e.supports_foreach + ["fused"] * e.supports_fused]
+
+
+@pytest.mark.parametrize("e,path", FAST, ids=[f"{e.name}-{p}" for e, p in FAST])
 def test_fast_paths_equal_for_loop(e, path):
-    if (path == "fused" and not e.supports_fused) or (path == "foreach" and not e.supports_foreach):
-        pytest.skip("path not supported")
     pa, oa = _run(e, foreach=False)
     pb, ob = _run(e, **{path: True})
     _compare_opts(pa, oa, pb, ob, atol=1e-12)
@@ -120,11 +120,11 @@ def test_fast_paths_equal_for_loop(e, path):
         assert oa.last_scale == ob.last_scale
 
 
-@pytest.mark.parametrize("e", ALL, ids=IDS)
-@pytest.mark.parametrize("path", ["single", "fused"])
+LR_PATHS = [(e, p) for e in ALL for p in ["single"] + ["fused"] * e.supports_fused]
+
+
+@pytest.mark.parametrize("e,path", LR_PATHS, ids=[f"{e.name}-{p}" for e, p in LR_PATHS])
 def test_tensor_lr_equals_float_lr(e, path):
-    if path == "fused" and not e.supports_fused:
-        pytest.skip("no fused path")
     impl = dict(fused=True) if path == "fused" else dict(foreach=False)
     lr = 0.03
     pa, oa = _run(e, lr=lr, **impl)

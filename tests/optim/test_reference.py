@@ -94,16 +94,20 @@ def _run(name, kwargs, override, *, path, sched, steps=22):
     return flat, ref.params(), opt
 
 
+def _paths(entry):
+    """The paths an optimizer has: the for-loop always, foreach / fused where supported."""
+    return ["single"] + ["foreach"] * entry.supports_foreach + ["fused"] * entry.supports_fused
+
+
+REF_CASES = [(c, p) for c in CASES for p in _paths(O.OPTIMIZERS_INFO[c[0]])]
+
+
 @pytest.mark.parametrize("sched", [True, False], ids=["lr_schedule", "const_lr"])
-@pytest.mark.parametrize("path", ["single", "foreach", "fused"])
-@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize("case,path", REF_CASES,
+                         ids=[f"{c[0]}-{CASES.index(c)}-{p}" for c, p in REF_CASES])
 def test_matches_textbook_reference(case, path, sched):
     name, kwargs, override = case
     entry = O.OPTIMIZERS_INFO[name]
-    if path == "fused" and not entry.supports_fused:
-        pytest.skip("no fused path")
-    if path == "foreach" and not entry.supports_foreach:
-        pytest.skip("no foreach path")
     got, want, opt = _run(name, kwargs, override, path=path, sched=sched)
     for a, b in zip(got, want):
         torch.testing.assert_close(a.detach(), b, rtol=0, atol=1e-10)
@@ -131,13 +135,14 @@ for _e in O.get_optimizer_info():
         NEUTRAL.append((_e.name, _kw, _cls, {}))
 
 
-@pytest.mark.parametrize("path", ["single", "foreach", "fused"])
-@pytest.mark.parametrize("case", NEUTRAL, ids=[f"{c[0]}-{c[2].__name__}-{i}" for i, c in enumerate(NEUTRAL)])
+NEUTRAL_CASES = [(c, p) for c in NEUTRAL for p in _paths(O.OPTIMIZERS_INFO[c[0]])]
+
+
+@pytest.mark.parametrize("case,path", NEUTRAL_CASES,
+                         ids=[f"{c[0]}-{c[2].__name__}-{NEUTRAL.index(c)}-{p}" for c, p in NEUTRAL_CASES])
 def test_neutral_setting_equals_torch(case, path):
     name, neutral, torch_cls, extra = case
     entry = O.OPTIMIZERS_INFO[name]
-    if (path == "fused" and not entry.supports_fused) or (path == "foreach" and not entry.supports_foreach):
-        pytest.skip("path not supported")
     kw = _torch_kwargs(entry, extra)
     if torch_cls is torch.optim.Adam:
         kw["weight_decay"] = 0.0
