@@ -1,21 +1,19 @@
 """Argument documentation shared by the optimizer docstrings."""
 
-SGD_ARGS = r"""
+_PARAMS_ARG = r"""
         params (iterable): parameters, (name, parameter) pairs, or dicts defining parameter
             groups. Groups may carry ``layer_depth`` (float in [0, 1]) and ``pretrained``
             (bool, default True) and any of the hyper-parameters below; unknown keys (e.g.
-            mmengine's ``layer_id``, ``param_names``, ``initial_lr``) are kept and ignored.
+            mmengine's ``layer_id``, ``param_names``, ``initial_lr``) are kept and ignored."""
+
+SGD_ARGS = _PARAMS_ARG + r"""
         lr (float or Tensor): learning rate :math:`\eta` (default: 1e-2).
         momentum (float): momentum factor :math:`\mu` (default: 0.9).
         dampening (float): dampening :math:`\tau` (default: 0).
         weight_decay (float): coupled weight decay :math:`\lambda` (default: 0).
         nesterov (bool): Nesterov momentum (default: False)."""
 
-ADAMW_ARGS = r"""
-        params (iterable): parameters, (name, parameter) pairs, or dicts defining parameter
-            groups. Groups may carry ``layer_depth`` (float in [0, 1]) and ``pretrained``
-            (bool, default True) and any of the hyper-parameters below; unknown keys (e.g.
-            mmengine's ``layer_id``, ``param_names``, ``initial_lr``) are kept and ignored.
+ADAMW_ARGS = _PARAMS_ARG + r"""
         lr (float or Tensor): learning rate :math:`\eta` (default: 1e-3).
         betas (tuple[float, float]): :math:`(\beta_1, \beta_2)` (default: (0.9, 0.999)).
         eps (float): :math:`\epsilon` added to the denominator (default: 1e-8).
