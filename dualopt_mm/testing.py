@@ -14,6 +14,7 @@ import os.path as osp
 import shutil
 
 from .datasets import ADE_SPLITS, COCO_SPLITS, SyntheticSpec, generate_world
+from .datasets.synthetic import FAKE_MARKER
 
 __all__ = ['REPO_ROOT', 'config_path', 'list_configs', 'make_fake_datasets',
            'shorten_schedule', 'run_cfg']
@@ -36,6 +37,8 @@ def make_fake_datasets(root: str, num_train: int = 8, num_val: int = 4, seed: in
     for world in ('downstream', 'upstream'):
         generate_world(synthetic, SyntheticSpec(world=world, seed=seed, num_train=num_train,
                                                 num_val=num_val, num_val_ood=num_val))
+    with open(osp.join(synthetic, FAKE_MARKER), 'w') as f:
+        f.write('tiny copy for tests: ensure_synthetic_data leaves this folder alone\n')
     src = osp.join(synthetic, 'downstream')
 
     coco = osp.join(data, 'coco')

@@ -21,6 +21,7 @@ import os.path as osp
 import re
 import statistics
 import time
+import uuid
 import warnings
 
 import torch
@@ -123,7 +124,8 @@ def build_cell_config(suite: Suite, cell: Cell, work_dir: str, configs_root: str
     cfg.log_level = 'WARNING'
     if task.ood:
         apply_ood_split(cfg)
-    isolate_run(cfg, tag=re.sub(r'[^A-Za-z0-9]+', '_', cell.id))
+    # a fresh tag per attempt: a retried cell must not reuse the interrupted attempt's visualizer
+    isolate_run(cfg, tag=re.sub(r'[^A-Za-z0-9]+', '_', cell.id) + '_' + uuid.uuid4().hex[:6])
     return cfg
 
 

@@ -174,7 +174,8 @@ def expand(suite: Suite, results: dict | None = None) -> list:
     for task in suite.tasks:
         for method in task.methods:
             cells += [_cell(suite, task, method, lr, first) for lr in method.lrs]
-            lr = select_lr(task, method, results, first)
+            # a one-point grid needs no selection
+            lr = float(method.lrs[0]) if len(method.lrs) == 1 else select_lr(task, method, results, first)
             if lr is not None:
                 cells += [_cell(suite, task, method, lr, s) for s in rest]
     return cells

@@ -159,9 +159,14 @@ def _manifest_matches(folder: str, spec: SyntheticSpec) -> bool:
         return False
 
 
+FAKE_MARKER = 'TINY_TEST_COPY'
+
+
 def ensure_synthetic_data(root: str | None = None, worlds=('downstream', 'upstream'), **spec_kwargs) -> str:
     """Generate the synthetic data under ``root`` unless a matching copy is already there."""
     root = root or default_data_root()
+    if osp.exists(osp.join(root, FAKE_MARKER)):
+        return root  # a deliberately tiny copy (dualopt_mm.testing.make_fake_datasets): keep it
     for world in worlds:
         spec = SyntheticSpec(world=world, **spec_kwargs)
         if not _manifest_matches(osp.join(root, world), spec):
