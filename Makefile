@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export VENV
 
-.PHONY: demo test env data upstream clean-env
+.PHONY: demo test env data upstream mini clean-env
 
 env:
 	@bash tools/setup_env.sh
@@ -17,7 +17,10 @@ upstream: data
 	@$(PY) tools/pretrain_upstream.py
 
 demo: env
-	@$(PY) tools/demo.py
+	@$(PY) tools/benchmark.py demo
+
+mini: env
+	@$(PY) tools/benchmark.py mini
 
 test: env
 	@$(PY) -m pytest -q

@@ -12,7 +12,6 @@ import datetime
 import json
 import os
 import os.path as osp
-import platform
 import sys
 import time
 
@@ -26,21 +25,6 @@ CONFIGS = {
     'instance segmentation': ('instance_seg/mask-rcnn_r18_fpn_shapes.py', 'coco/segm_mAP'),
     'semantic segmentation': ('semantic_seg/fpn_r18_shapes.py', 'mIoU'),
 }
-
-
-def environment():
-    import mmcv
-    import mmdet
-    import mmengine
-    import mmpretrain
-    import mmseg
-    import torch
-    return {
-        'machine': f'{platform.machine()} CPU, {os.cpu_count()} cores',
-        'python': platform.python_version(), 'torch': torch.__version__,
-        'threads': torch.get_num_threads(), 'mmengine': mmengine.__version__, 'mmcv': mmcv.__version__,
-        'mmdet': mmdet.__version__, 'mmseg': mmseg.__version__, 'mmpretrain': mmpretrain.__version__,
-    }
 
 
 def train_one(config, seed, work_dir):
@@ -101,6 +85,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     path_json = osp.join(args.out, 'cpu_baselines.json')
     results = json.load(open(path_json)) if osp.exists(path_json) else {}
+    from dualopt_mm.benchmark.env import environment
     env = environment()
     for task, (config, metric) in CONFIGS.items():
         if args.only and not any(o in task for o in args.only):

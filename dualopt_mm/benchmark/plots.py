@@ -83,7 +83,10 @@ def make_plots(suite: Suite, results: dict, summary: dict, out_dir: str) -> dict
             axes[j].set_title(stage, fontsize=8)
             axes[j].set_xlabel('iteration', fontsize=7)
         axes[0].set_ylabel('||θ - θ_start|| / ||θ_start||', fontsize=7)
-        axes[-1].legend(fontsize=6)
+        for ax in axes:
+            if ax.get_lines():
+                ax.legend(fontsize=6)
+                break
         what = 'pre-trained' if task.regime == 'finetune' else 'initial'
         fig.suptitle(f'{suite.name}: {key}: relative distance of each backbone stage to its {what} weights',
                      fontsize=9)

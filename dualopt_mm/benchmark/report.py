@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import os.path as osp
 import statistics
 from dataclasses import dataclass
@@ -268,8 +267,11 @@ def write_report(suite: Suite, results: dict, out_dir: str, command: str, plots:
           '**bold** = best mean in the column; forgetting = pre-trained minus fine-tuned upstream top-1 '
           '(points, lower is better).', '']
     for key, s in summary.items():
-        L += [f'## {key}', '', f"`configs/{s['task'].config}`, {s['task'].length or 'full'} "
-              f"{'iterations' if (s['task'].length or 0) > 50 else 'epochs'}; baseline: {s['task'].baseline}.", '']
+        iters = sorted({r['cost']['iters'] for r in results.values() if r['task'] == key})
+        length = f"schedule length {s['task'].length}" if s['task'].length else 'full schedule'
+        L += [f'## {key}', '', f"`configs/{s['task'].config}` with each method's leaf in "
+              f"`configs/{s['task'].config.split('/')[0]}/optimizers/`; {length} "
+              f"({'/'.join(map(str, iters)) or '?'} training iterations); baseline: {s['task'].baseline}.", '']
         L += _leaderboard(s) + ['', 'Cost (means over seeds):', ''] + _cost_table(s) + ['']
         for name in pngs.get(key, []):
             L.append(f'![{name}]({name})')

@@ -180,3 +180,34 @@ def test_report_aggregates_the_tiny_suite(interrupted_then_resumed):
         assert os.path.getsize(osp.join(r['out'], name)) > 1000
     data = json.load(open(osp.join(r['out'], 'results.json')))
     assert len(data['cells']) == 5 and data['claims']
+
+
+@pytest.mark.parametrize('suite_name', ['mini', 'full'])
+def test_every_cell_config_of_the_shipped_suites_builds(suite_name, in_fake_data, tmp_path):
+    from dualopt_mm.benchmark import full_suite, mini_suite
+    from dualopt_mm.benchmark.cell import build_cell_config
+    from dualopt_mm.engine.hooks import pretrained_weights_configured
+    suite = mini_suite() if suite_name == 'mini' else full_suite(ood={'coco': 'val2017-c/', 'ade': 'images/validation-c',
+                                                                      'imagenet': 'val-c'})
+    seen = set()
+    for c in expand(suite):
+        if (c.task, c.method) in seen:
+            continue
+        seen.add((c.task, c.method))
+        cfg = build_cell_config(suite, c, str(tmp_path / c.id))
+        assert cfg.optim_wrapper.optimizer.lr == c.lr and cfg.randomness.seed == c.seed
+        assert cfg.default_hooks.checkpoint is None
+        if c.length:
+            assert c.length in (cfg.train_cfg.get('max_epochs'), cfg.train_cfg.get('max_iters'))
+        if c.regime == 'finetune':
+            init = cfg.model.backbone.init_cfg
+            assert init.type == 'Pretrained' and init.checkpoint == suite.upstream[1]
+        else:
+            assert not pretrained_weights_configured(cfg), c.id
+        task = suite.task(c.task)
+        if task.ood:
+            ds = cfg.test_dataloader.dataset
+            assert ds != cfg.val_dataloader.dataset
+            where = str(ds.get('data_prefix')) + str(ds.get('ann_file'))
+            assert ('ood' in where) if suite_name == 'mini' else ('-c' in where)
+    assert len(seen) == sum(len(t.methods) for t in suite.tasks)

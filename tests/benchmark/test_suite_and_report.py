@@ -165,3 +165,32 @@ def test_summary_uses_the_winning_lr_and_marks_the_best():
     assert rows[('SPD: more robust out of distribution than AdamW', 'cls-finetune')]['verdict'] == 'reproduced'
     assert not any(k[0].startswith('OSGD') for k in rows)  # no multi-exit task: no OSGD rows
     assert all(math.isfinite(r['diff']) for r in rows.values() if r['diff'] is not None)
+
+
+def _cli(repo_root):
+    import importlib.util
+    import os.path as osp
+    spec = importlib.util.spec_from_file_location('benchmark_cli', osp.join(repo_root, 'tools', 'benchmark.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_cli_lists_cells_and_refuses_an_empty_report(repo_root, tmp_path, capsys):
+    cli = _cli(repo_root)
+    assert cli.main(['mini', '--list', '--out', str(tmp_path / 'none')]) == 0
+    out = capsys.readouterr().out
+    assert 'todo  detection-finetune__dualopt_adamw__lr0.0002__s0' in out
+    assert f'{planned_count(mini_suite())} planned, 0 finished' in out
+    assert cli.main(['demo', '--report-only', '--out', str(tmp_path / 'none')]) == 1
+    full = cli.parse_args(['full', '--coco', '/d/coco', '--ood-coco', '/d/coco-c'])
+    assert full.coco == '/d/coco' and full.ood_coco == '/d/coco-c'
+
+
+def test_full_suite_takes_data_paths(repo_root):
+    s = full_suite(coco='/d/coco', ade='/d/ade', imagenet='/d/in', ood={'coco': '/d/coco-c/val2017'})
+    det = s.task('detection-finetune')
+    assert det.ood and det.cfg_options['val_evaluator.ann_file'] == '/d/coco/annotations/instances_val2017.json'
+    assert det.cfg_options['ood_split']['img'] == '/d/coco-c/val2017'
+    assert not s.task('semantic_seg-finetune').ood  # no OOD folder given: no OOD metric
+    assert s.upstream_options['val_dataloader.dataset.data_root'] == '/d/in/'
