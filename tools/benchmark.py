@@ -56,7 +56,9 @@ def main(argv=None):
                       upstream_checkpoint=args.upstream_checkpoint, ood=ood)
     suite = get_suite(args.suite, **kwargs)
     out = args.out or osp.join('results', suite.name)
-    command = 'python tools/benchmark.py ' + ' '.join(a for a in (argv if argv is not None else sys.argv[1:]))
+    control = {'--report-only', '--list'}
+    command = 'python tools/benchmark.py ' + ' '.join(
+        a for a in (argv if argv is not None else sys.argv[1:]) if a not in control)
     if args.list:
         results = load_results(out)
         cells = expand(suite, results)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import gc
+import glob
+import json
 import math
 import os
 import os.path as osp
@@ -122,6 +124,9 @@ def build_cell_config(suite: Suite, cell: Cell, work_dir: str, configs_root: str
     cfg.default_hooks.checkpoint = None
     cfg.default_hooks.logger.interval = min(cfg.default_hooks.logger.get('interval', 10), 10)
     cfg.log_level = 'WARNING'
+    for hook in cfg.get('custom_hooks') or []:
+        if hook.get('type') == 'OptimizerStatsHook':
+            hook['interval'] = cfg.default_hooks.logger.interval  # every logged line is a measurement
     if task.ood:
         apply_ood_split(cfg)
     # a fresh tag per attempt: a retried cell must not reuse the interrupted attempt's visualizer
@@ -156,7 +161,9 @@ def _peak_memory_mb():
 
 
 def _stage(name: str) -> str:
-    part = name.split('.')[1] if '.' in name else name
+    """``layer3.1.conv2.weight`` -> ``layer3``; stem parameters (``conv1``, ``bn1``, ``stem.*``) ->
+    ``stem`` (``name`` is relative to the backbone)."""
+    part = name.split('.')[0]
     return part if part.startswith('layer') else 'stem'
 
 
@@ -217,9 +224,11 @@ class BenchmarkHook(_HookBase):
     def _record_distance(self, it: int) -> None:
         num, den = {}, {}
         for n, ref in self.ref.items():
-            s = _stage(n[len('backbone.'):])
-            num[s] = num.get(s, 0.0) + float(torch.linalg.vector_norm(self.params[n].float() - ref.float())) ** 2
-            den[s] = den.get(s, 0.0) + float(torch.linalg.vector_norm(ref.float())) ** 2
+            d2 = float(torch.linalg.vector_norm(self.params[n].float() - ref.float())) ** 2
+            r2 = float(torch.linalg.vector_norm(ref.float())) ** 2
+            for s in (_stage(n[len('backbone.'):]), 'backbone'):
+                num[s] = num.get(s, 0.0) + d2
+                den[s] = den.get(s, 0.0) + r2
         self.dist.append([it, {s: math.sqrt(num[s] / den[s]) for s in num if den[s] > 0}])
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
@@ -248,6 +257,26 @@ class BenchmarkHook(_HookBase):
                      'optimizer_state_mb': self.state_bytes / 2 ** 20},
             'curves': {'loss': curve, 'backbone_dist': self.dist},
         }
+
+
+def stats_hook_curves(work_dir: str, interval: int) -> dict:
+    """The :class:`OptimizerStatsHook`'s distance to the anchor per depth bucket (``d0`` nearest the
+    input), over training, read back from the run's ``vis_data/scalars.json``: {bucket: [[iter,
+    value], ...]}. The hook measures at iteration 1 and every ``interval``; the logger repeats the
+    last value on its own lines, so each value is placed at the iteration that measured it."""
+    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    curves = {}
+    for line in open(files[-1]) if files else []:
+        rec = json.loads(line)
+        if 'loss' not in rec or 'step' not in rec:
+            continue  # validation lines
+        for k, v in rec.items():
+            if k.startswith('anchor_dist/'):
+                it = max(1, interval * (int(rec['step']) // interval))
+                c = curves.setdefault(k.split('/', 1)[1], [])
+                if not c or c[-1][0] != it:
+                    c.append([it, float(v)])
+    return curves
 
 
 def backbone_state(model) -> dict:
@@ -328,6 +357,9 @@ def run_cell(suite: Suite, cell: Cell, work_dir: str, progress=None, upstream_to
             result['forgetting'] = {'upstream_top1': top1, 'pretrained_top1': upstream_top1,
                                     'drop': (upstream_top1 - top1) if upstream_top1 is not None else None}
     result.update(hook.summary())
+    stats_interval = next((h.interval for h in runner.hooks if type(h).__name__ == 'OptimizerStatsHook'), None)
+    if stats_interval:
+        result['curves']['anchor_dist'] = stats_hook_curves(work_dir, stats_interval)
     result['cost']['eval_s'] = time.perf_counter() - t
     result['config_text'] = cfg.pretty_text
     del runner

@@ -68,32 +68,47 @@ def make_plots(suite: Suite, results: dict, summary: dict, out_dir: str) -> dict
         files.append(f'{key}_loss.png')
         fig.savefig(osp.join(out_dir, files[-1]), dpi=110)
         plt.close(fig)
-        # distance to the starting weights, per backbone stage
-        stages = ['stem', 'layer1', 'layer2', 'layer3', 'layer4']
-        fig, axes = plt.subplots(1, len(stages), figsize=(14, 3.0), sharey=False)
-        any_line = False
-        for j, stage in enumerate(stages):
-            for i, n in enumerate(names):
-                cells = _winner_cells(suite, results, task, n, methods[n]['lr'])
-                curves = [[[it, d[stage]] for it, d in c['curves']['backbone_dist'] if stage in d] for c in cells]
-                xs, ys = _mean_curve([c for c in curves if c])
-                if xs and all(math.isfinite(y) for y in ys):
-                    any_line = True
-                    axes[j].plot(xs, ys, label=n, color='0.4' if n == task.baseline else f'C{i}')
-            axes[j].set_title(stage, fontsize=8)
-            axes[j].set_xlabel('iteration', fontsize=7)
-        axes[0].set_ylabel('||θ - θ_start|| / ||θ_start||', fontsize=7)
-        for ax in axes:
-            if ax.get_lines():
-                ax.legend(fontsize=6)
-                break
-        what = 'pre-trained' if task.regime == 'finetune' else 'initial'
-        fig.suptitle(f'{suite.name}: {key}: relative distance of each backbone stage to its {what} weights',
-                     fontsize=9)
-        fig.tight_layout()
-        if any_line:
+        # distance to the starting weights: the whole backbone and each stage (every method), and
+        # the stats hook's distance to the anchor per depth bucket (anchored methods)
+        panels = []
+        for src, names_ in (('backbone_dist', ['backbone', 'stem', 'layer1', 'layer2', 'layer3', 'layer4']),
+                            ('anchor_dist', ['d0', 'd1', 'd2', 'd3'])):
+            for part in names_:
+                if any(part in (d if src == 'anchor_dist' else d[1])
+                       for r in results.values() if r['task'] == key
+                       for d in (r['curves'].get(src) or {} if src == 'anchor_dist'
+                                 else r['curves'].get(src, []))):
+                    panels.append((src, part))
+        if panels:
+            fig, axes = plt.subplots(1, len(panels), figsize=(2.9 * len(panels) + 0.5, 3.0), squeeze=False)
+            axes = axes[0]
+            for ax, (src, part) in zip(axes, panels):
+                for i, n in enumerate(names):
+                    cells = _winner_cells(suite, results, task, n, methods[n]['lr'])
+                    if src == 'anchor_dist':
+                        curves = [c['curves'].get('anchor_dist', {}).get(part, []) for c in cells]
+                    else:
+                        curves = [[[it, d[part]] for it, d in c['curves']['backbone_dist'] if part in d]
+                                  for c in cells]
+                    xs, ys = _mean_curve([c for c in curves if c])
+                    if xs and all(math.isfinite(y) for y in ys):
+                        ax.plot(xs, ys, label=n, color='0.4' if n == task.baseline else f'C{i}')
+                title = (f'anchor distance, depth bucket {part[1]} (stats hook)' if src == 'anchor_dist'
+                         else f'{part}: distance to start')
+                ax.set_title(title, fontsize=7)
+                ax.set_xlabel('iteration', fontsize=7)
+                ax.tick_params(labelsize=6)
+            axes[0].set_ylabel('||θ - θ₀|| / ||θ₀||', fontsize=7)
+            for ax in axes:
+                if ax.get_lines():
+                    ax.legend(fontsize=6)
+                    break
+            what = 'pre-trained' if task.regime == 'finetune' else 'initial'
+            fig.suptitle(f'{suite.name}: {key}: relative distance to the {what} weights (mean over seeds; '
+                         'bucket 0 = nearest the input)', fontsize=9)
+            fig.tight_layout()
             files.append(f'{key}_distance.png')
             fig.savefig(osp.join(out_dir, files[-1]), dpi=110)
-        plt.close(fig)
+            plt.close(fig)
         made[key] = files
     return made

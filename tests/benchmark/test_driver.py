@@ -103,6 +103,10 @@ def test_each_cell_records_metrics_cost_config_seed_and_environment(interrupted_
         assert {'machine', 'torch', 'mmengine', 'mmdet', 'commit', 'threads'} <= set(res['env'])
         assert osp.exists(osp.join(r['out'], 'configs', f'{cid}.py'))
         assert res['curves']['loss'] and res['curves']['backbone_dist'][0][0] == 0
+        assert set(res['curves']['backbone_dist'][-1][1]) == {'backbone', 'stem', 'layer1', 'layer2', 'layer3',
+                                                              'layer4'}
+        # the optimizer stats hook's distance to the anchor per depth bucket, for anchored methods
+        assert bool(res['curves'].get('anchor_dist')) == (res['method'] == 'dualopt_adamw')
     state = {m: r['results'][cell_id('cls-finetune', m, 1e-3, 0)]['cost']['optimizer_state_mb']
              for m in ('adamw', 'dualopt_adamw')}
     assert state['dualopt_adamw'] > state['adamw']
