@@ -19,9 +19,11 @@ UPSTREAM_CKPT = osp.join('checkpoints', 'upstream_resnet18.pth')
 
 
 def pretrain_upstream(target: str = UPSTREAM_CKPT, work_dir: str = osp.join('work_dirs', 'upstream'),
-                      seed: int = 0, force: bool = False, configs_root: str | None = None) -> str:
+                      seed: int = 0, force: bool = False, configs_root: str | None = None,
+                      quiet: bool = False) -> str:
     """Train ``configs/classification/resnet18_upstream.py`` and copy its last checkpoint to
-    ``target`` (skipped when ``target`` exists, unless ``force``)."""
+    ``target`` (skipped when ``target`` exists, unless ``force``); ``quiet``: warnings only on the
+    console (the full log is in ``work_dir``)."""
     if osp.exists(target) and not force:
         return target
     from mmengine.runner import Runner
@@ -30,6 +32,8 @@ def pretrain_upstream(target: str = UPSTREAM_CKPT, work_dir: str = osp.join('wor
     from .cell import CONFIGS
     cfg = isolate_run(load_config(osp.join(configs_root or CONFIGS, UPSTREAM_CONFIG), work_dir=work_dir))
     cfg.randomness = dict(seed=seed, deterministic=False)
+    if quiet:
+        cfg.log_level = 'WARNING'
     runner = Runner.from_cfg(cfg)
     runner.train()
     last = osp.join(work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
@@ -45,8 +49,11 @@ def ensure_upstream(suite: Suite, progress=None) -> None:
     if config != UPSTREAM_CONFIG:
         raise FileNotFoundError(f'suite {suite.name!r}: upstream checkpoint {ckpt} does not exist')
     if progress is not None:
-        progress.message(f'{ckpt} missing: pre-training the upstream ResNet-18 once ({config})')
-    pretrain_upstream(ckpt)
+        progress.message(f'{ckpt} missing: pre-training the upstream ResNet-18 once ({config}, '
+                         '~3 min on 2 CPU cores)')
+    pretrain_upstream(ckpt, quiet=True)
+    if progress is not None:
+        progress.message(f'{ckpt}: written')
 
 
 def _fingerprint(ckpt: str) -> str:
