@@ -44,6 +44,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    import warnings
+    # mmengine / mmcv import pkg_resources; the notice would bury the progress line
+    warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
     import dualopt_mm  # noqa: F401  (registries)
     from dualopt_mm.benchmark import expand, get_suite, planned_count
     from dualopt_mm.benchmark.driver import load_results, run_suite

@@ -263,6 +263,12 @@ def write_report(suite: Suite, results: dict, out_dir: str, command: str, plots:
         L.append(f"Machine: {e['machine']}, {e['threads']} torch threads; python {e['python']}, torch {e['torch']}, "
                  f"mmengine {e['mmengine']}, mmcv {e['mmcv']}, mmdet {e['mmdet']}, mmseg {e['mmseg']}, "
                  f"mmpretrain {e['mmpretrain']}; commit(s) {', '.join(commits)}.")
+    notes = {}
+    for r in results.values():
+        if r.get('notes'):
+            notes.setdefault(r['notes'], []).append(r['id'])
+    for text, ids in notes.items():
+        L += ['', f'Note on {len(ids)} cell(s): {text}']
     L += ['', 'Mean ± standard deviation over the seeds, at each method\'s winning lr (grid below); '
           '**bold** = best mean in the column; forgetting = pre-trained minus fine-tuned upstream top-1 '
           '(points, lower is better).', '']
