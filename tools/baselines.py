@@ -30,6 +30,7 @@ CONFIGS = {
 def train_one(config, seed, work_dir):
     from mmengine.runner import Runner
 
+    from dualopt_mm.benchmark.cell import numeric_metrics
     from dualopt_mm.engine.config import isolate_run, load_config
     cfg = isolate_run(load_config(osp.join(ROOT, 'configs', config), work_dir=work_dir))
     cfg.randomness = dict(seed=seed, deterministic=False)
@@ -40,15 +41,7 @@ def train_one(config, seed, work_dir):
     runner.train()
     train_s = time.perf_counter() - t0
     metrics = runner.val_loop.run()
-    return {k: float(v) for k, v in metrics.items() if _is_number(v)}, train_s
-
-
-def _is_number(v):
-    try:
-        float(v)
-        return True
-    except (TypeError, ValueError):
-        return False
+    return numeric_metrics(metrics), train_s
 
 
 def write_report(results, path_md):

@@ -15,8 +15,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import gc
-import glob
-import json
 import math
 import os
 import os.path as osp
@@ -31,7 +29,7 @@ import torch
 from .suite import Cell, Suite
 
 __all__ = ['build_cell_config', 'run_cell', 'BenchmarkHook', 'apply_ood_split', 'set_length',
-           'upstream_accuracy', 'backbone_state']
+           'upstream_accuracy', 'backbone_state', 'numeric_metrics']
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO_ROOT, 'configs')
@@ -124,9 +122,6 @@ def build_cell_config(suite: Suite, cell: Cell, work_dir: str, configs_root: str
     cfg.default_hooks.checkpoint = None
     cfg.default_hooks.logger.interval = min(cfg.default_hooks.logger.get('interval', 10), 10)
     cfg.log_level = 'WARNING'
-    for hook in cfg.get('custom_hooks') or []:
-        if hook.get('type') == 'OptimizerStatsHook':
-            hook['interval'] = cfg.default_hooks.logger.interval  # every logged line is a measurement
     if task.ood:
         apply_ood_split(cfg)
     # a fresh tag per attempt: a retried cell must not reuse the interrupted attempt's visualizer
@@ -184,7 +179,8 @@ except ImportError:  # pragma: no cover - the benchmark needs mmengine anyway
 
 class BenchmarkHook(_HookBase):
     """Measures a cell while it trains: loss every iteration, relative distance of each backbone
-    stage to its weights at the start of training (the pre-trained ones when fine-tuning),
+    stage to its weights at the start of training (the pre-trained ones when fine-tuning), the
+    :class:`OptimizerStatsHook`'s distance to the anchor per depth bucket (anchored methods),
     ``optimizer.step()`` times, peak memory, optimizer state size; reports progress."""
 
     priority = 'VERY_LOW'
@@ -200,6 +196,12 @@ class BenchmarkHook(_HookBase):
         self.ref = {n: p.detach().clone() for n, p in model.named_parameters() if n.startswith('backbone.')}
         self.params = dict(model.named_parameters())
         self.interval = max(1, runner.max_iters // self.num_points)
+        # the optimizer's own stats hook measures at our points (it runs first: NORMAL < VERY_LOW)
+        from ..engine.hooks import OptimizerStatsHook
+        self.stats_hooks = [h for h in runner.hooks if isinstance(h, OptimizerStatsHook)]
+        for h in self.stats_hooks:
+            h.interval = self.interval
+        self.anchor_dist = {}
         self.optimizers = iter_optimizers(runner)
         for opt in self.optimizers:
             self._time_step(opt)
@@ -237,6 +239,10 @@ class BenchmarkHook(_HookBase):
         self.losses.append(float(loss) if loss is not None else float('nan'))
         if it % self.interval == 0 or it == runner.max_iters:
             self._record_distance(it)
+            if self.stats_hooks and it % self.interval == 0:
+                for key, buf in runner.message_hub.log_scalars.items():
+                    if key.startswith('train/anchor_dist/'):
+                        self.anchor_dist.setdefault(key.rsplit('/', 1)[1], []).append([it, float(buf.current())])
         if self.progress is not None:
             self.progress(it, runner.max_iters)
 
@@ -255,28 +261,8 @@ class BenchmarkHook(_HookBase):
                      'step_ms': 1e3 * statistics.median(steps) if steps else float('nan'),
                      'peak_mem_mb': self.peak_mb, 'peak_mem_kind': self.peak_kind,
                      'optimizer_state_mb': self.state_bytes / 2 ** 20},
-            'curves': {'loss': curve, 'backbone_dist': self.dist},
+            'curves': {'loss': curve, 'backbone_dist': self.dist, 'anchor_dist': self.anchor_dist},
         }
-
-
-def stats_hook_curves(work_dir: str, interval: int) -> dict:
-    """The :class:`OptimizerStatsHook`'s distance to the anchor per depth bucket (``d0`` nearest the
-    input), over training, read back from the run's ``vis_data/scalars.json``: {bucket: [[iter,
-    value], ...]}. The hook measures at iteration 1 and every ``interval``; the logger repeats the
-    last value on its own lines, so each value is placed at the iteration that measured it."""
-    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    curves = {}
-    for line in open(files[-1]) if files else []:
-        rec = json.loads(line)
-        if 'loss' not in rec or 'step' not in rec:
-            continue  # validation lines
-        for k, v in rec.items():
-            if k.startswith('anchor_dist/'):
-                it = max(1, interval * (int(rec['step']) // interval))
-                c = curves.setdefault(k.split('/', 1)[1], [])
-                if not c or c[-1][0] != it:
-                    c.append([it, float(v)])
-    return curves
 
 
 def backbone_state(model) -> dict:
@@ -323,7 +309,8 @@ def upstream_accuracy(suite: Suite, backbone: dict | None = None, configs_root: 
     return float(metrics['accuracy/top1'])
 
 
-def _numbers(metrics: dict) -> dict:
+def numeric_metrics(metrics: dict) -> dict:
+    """The numeric entries of a metrics dict, as floats."""
     out = {}
     for k, v in (metrics or {}).items():
         try:
@@ -349,17 +336,14 @@ def run_cell(suite: Suite, cell: Cell, work_dir: str, progress=None, upstream_to
         runner.register_hook(hook)
         runner.train()
         t = time.perf_counter()
-        result = {'val': _numbers(runner.val_loop.run())}
+        result = {'val': numeric_metrics(runner.val_loop.run())}
         if task.ood:
-            result['ood'] = _numbers(runner.test_loop.run())
+            result['ood'] = numeric_metrics(runner.test_loop.run())
         if task.forgetting:
             top1 = upstream_accuracy(suite, backbone_state(runner.model), configs_root)
             result['forgetting'] = {'upstream_top1': top1, 'pretrained_top1': upstream_top1,
                                     'drop': (upstream_top1 - top1) if upstream_top1 is not None else None}
     result.update(hook.summary())
-    stats_interval = next((h.interval for h in runner.hooks if type(h).__name__ == 'OptimizerStatsHook'), None)
-    if stats_interval:
-        result['curves']['anchor_dist'] = stats_hook_curves(work_dir, stats_interval)
     result['cost']['eval_s'] = time.perf_counter() - t
     result['config_text'] = cfg.pretty_text
     del runner

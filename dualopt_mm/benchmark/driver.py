@@ -17,6 +17,7 @@ import os.path as osp
 import shutil
 import sys
 import time
+from collections import Counter
 
 from .suite import Suite, expand, planned_count
 
@@ -98,7 +99,6 @@ def _pending_seconds(suite, results, skip_ids, default):
     chosen yet (estimated like the other cells of their task and method)."""
     cells = expand(suite, results)
     left = sum(_estimate(c, results, default) for c in cells if c.id not in skip_ids)
-    from collections import Counter
     known = Counter((c.task, c.method) for c in cells)
     for task in suite.tasks:
         for m in task.methods:
@@ -137,7 +137,7 @@ def run_suite(suite: Suite, out_dir: str, work_root: str = osp.join('work_dirs',
 
     env = environment()
     upstream_top1 = None
-    if any(t.forgetting for t in suite.tasks) or any(t.regime == 'finetune' for t in suite.tasks):
+    if any(t.regime == 'finetune' for t in suite.tasks):  # forgetting implies fine-tuning
         ensure_upstream(suite, progress)
         upstream_top1 = reference_accuracy(suite, out_dir, configs_root)
     ran = 0

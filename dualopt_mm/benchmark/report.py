@@ -64,7 +64,7 @@ def _get(r: dict, source: tuple):
         if not isinstance(node, dict) or k not in node:
             return None
         node = node[k]
-    return float(node) if isinstance(node, (int, float)) and node is not None else None
+    return float(node) if isinstance(node, (int, float)) else None
 
 
 def mean_std(values):
@@ -125,6 +125,7 @@ CLAIMS = [
     ('DualOpt (rollback): better fine-tuning than AdamW', 'dualopt_adamw', 'adamw', 'val', 'better', 'finetune'),
     ('DualOpt (rollback): better fine-tuning than L2-SP', 'dualopt_adamw', 'l2sp_adamw', 'val', 'better', 'finetune'),
     ('DualOpt (rollback): less forgetting than AdamW', 'dualopt_adamw', 'adamw', 'forgetting', 'better', 'finetune'),
+    ('SPD: better in distribution than AdamW', 'spd_adamw', 'adamw', 'val', 'better', 'finetune'),
     ('SPD: more robust out of distribution than AdamW', 'spd_adamw', 'adamw', 'ood', 'better', 'finetune'),
     ('SPD: more robust out of distribution than L2-SP', 'spd_adamw', 'l2sp_adamw', 'ood', 'better', 'finetune'),
     ('DualOpt (layer-wise decay): better from scratch than AdamW', 'dualopt_adamw_scratch', 'adamw', 'val',
