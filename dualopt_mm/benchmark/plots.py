@@ -80,9 +80,21 @@ def make_plots(suite: Suite, results: dict, summary: dict, out_dir: str) -> dict
                                  else r['curves'].get(src, []))):
                     panels.append((src, part))
         if panels:
-            fig, axes = plt.subplots(1, len(panels), figsize=(2.9 * len(panels) + 0.5, 3.0), squeeze=False)
-            axes = axes[0]
-            for ax, (src, part) in zip(axes, panels):
+            # one row per source: distance to the start above, the stats hook's anchor distance below
+            rows = [[p for p in panels if p[0] == src] for src in ('backbone_dist', 'anchor_dist')]
+            rows = [r for r in rows if r]
+            ncols = max(len(r) for r in rows)
+            fig, grid = plt.subplots(len(rows), ncols, figsize=(2.9 * ncols + 0.5, 2.9 * len(rows) + 0.4),
+                                     squeeze=False)
+            axes, placed = [], []
+            for r, row in enumerate(rows):
+                for c in range(ncols):
+                    if c < len(row):
+                        axes.append(grid[r][c])
+                        placed.append(row[c])
+                    else:
+                        grid[r][c].axis('off')
+            for ax, (src, part) in zip(axes, placed):
                 for i, n in enumerate(names):
                     cells = _winner_cells(suite, results, task, n, methods[n]['lr'])
                     if src == 'anchor_dist':
@@ -98,7 +110,9 @@ def make_plots(suite: Suite, results: dict, summary: dict, out_dir: str) -> dict
                 ax.set_title(title, fontsize=7)
                 ax.set_xlabel('iteration', fontsize=7)
                 ax.tick_params(labelsize=6)
-            axes[0].set_ylabel('||θ - θ₀|| / ||θ₀||', fontsize=7)
+            for r in range(len(rows)):
+                grid[r][0].set_ylabel('||θ - θ₀|| / ||θ₀||' if rows[r][0][0] == 'backbone_dist'
+                                      else '||θ - θ_anchor|| / ||θ_anchor||', fontsize=7)
             for ax in axes:
                 if ax.get_lines():
                     ax.legend(fontsize=6)
