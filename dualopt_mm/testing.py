@@ -36,7 +36,8 @@ def make_fake_datasets(root: str, num_train: int = 8, num_val: int = 4, seed: in
     synthetic = osp.join(data, 'synthetic')
     for world in ('downstream', 'upstream'):
         generate_world(synthetic, SyntheticSpec(world=world, seed=seed, num_train=num_train,
-                                                num_val=num_val, num_val_ood=num_val))
+                                                num_val=num_val, num_val_ood=num_val,
+                                                num_test=num_val, num_test_cls=num_val))
     with open(osp.join(synthetic, FAKE_MARKER), 'w') as f:
         f.write('tiny copy for tests: ensure_synthetic_data leaves this folder alone\n')
     src = osp.join(synthetic, 'downstream')

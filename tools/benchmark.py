@@ -1,14 +1,16 @@
 #!/usr/bin/env python
-"""Run the optimizer benchmark: task family x optimizer x regime x seed, from the configs.
+"""Run a benchmark suite (protocol v2): a tuning phase, then a reporting phase, from a suite file.
 
-    python tools/benchmark.py demo            # minutes: RetinaNet fine-tuning, AdamW vs DualOpt vs SPD
-    python tools/benchmark.py mini            # the whole matrix on the synthetic data, 3 seeds (CPU)
-    python tools/benchmark.py full --coco /data/coco --ade /data/ade/ADEChallengeData2016 \\
-        --imagenet /data/imagenet             # the same matrix at full scale (GPU)
-    python tools/benchmark.py mini --list     # the cells, and which are finished
+    python tools/benchmark.py demo                        # minutes: a paired first look
+    python tools/benchmark.py mini                        # = configs/benchmark/mini.py, both phases
+    python tools/benchmark.py mini --phase tuning         # one phase (each fits one ~2.5 h run on 2 cores)
+    python tools/benchmark.py configs/benchmark/my_suite.py   # any suite file: your optimizer vs ours
+    python tools/benchmark.py full --cfg-options data_root.coco=/data/coco/   # GPU, full scale
+    python tools/benchmark.py mini --list                 # the cells and which are finished
+    python tools/benchmark.py mini --show-config CELL_ID  # the exact config a cell trains
 
-Results go to ``results/<suite>/`` (cells/*.json, configs/*.py, results.csv/.json, README.md,
-plots); training logs to ``work_dirs/benchmark/<suite>/``. Finished cells are skipped, so an
+Results go to ``results/<suite>/`` (cells/*.json, tuning.json, results.csv/.json, README.md,
+figures); training logs to ``work_dirs/benchmark/<suite>/``. Finished cells are skipped, so an
 interrupted run continues where it stopped; ``--force PATTERN`` re-runs matching cells (their old
 result is kept under replaced/). The protocol is in results/README.md.
 """
@@ -23,22 +25,18 @@ sys.path.insert(0, ROOT)
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('suite', choices=['demo', 'mini', 'full'])
-    p.add_argument('--out', help='results folder (default: results/<suite>)')
+    p.add_argument('suite', help='a suite name in configs/benchmark/ (demo, mini, full) or a suite file')
+    p.add_argument('--phase', choices=['tuning', 'reporting', 'all'], default='all')
+    p.add_argument('--out', help='results folder (default: results/<suite name>)')
     p.add_argument('--work-root', default=osp.join('work_dirs', 'benchmark'))
     p.add_argument('--force', nargs='+', default=[], metavar='PATTERN',
                    help='cell ids (shell patterns) to train again even though they are finished')
     p.add_argument('--only', nargs='+', default=[], metavar='PATTERN', help='run only matching cell ids')
     p.add_argument('--list', action='store_true', help='list the cells and their state, run nothing')
-    p.add_argument('--report-only', action='store_true', help='rewrite tables and plots from finished cells')
-    full = p.add_argument_group('full suite (data paths; defaults are the configs\' data/ folders)')
-    full.add_argument('--coco', default='data/coco/')
-    full.add_argument('--ade', default='data/ade/ADEChallengeData2016/')
-    full.add_argument('--imagenet', default='data/imagenet/')
-    full.add_argument('--upstream-checkpoint', help='mmpretrain ResNet-18 ImageNet classifier (path or URL)')
-    full.add_argument('--ood-coco', help='OOD image folder with the COCO val annotations (e.g. corrupted val2017)')
-    full.add_argument('--ood-ade', help='OOD image folder with the ADE20K validation annotations')
-    full.add_argument('--ood-imagenet', help='OOD split folder in ImageNet val layout, relative to --imagenet')
+    p.add_argument('--show-config', metavar='CELL_ID', help='print the config a cell trains, run nothing')
+    p.add_argument('--report-only', action='store_true', help='rewrite tables and figures from finished cells')
+    p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
+                   help='override keys of the suite file (e.g. data paths of the full suite)')
     return p.parse_args(argv)
 
 
@@ -48,39 +46,57 @@ def main(argv=None):
     # mmengine / mmcv import pkg_resources; the notice would bury the progress line
     warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
     import dualopt_mm  # noqa: F401  (registries)
-    from dualopt_mm.benchmark import expand, get_suite, planned_count
-    from dualopt_mm.benchmark.driver import load_results, run_suite
+    from dualopt_mm.benchmark import SuiteError, load_suite, reporting_cells, tuning_cells
+    from dualopt_mm.benchmark.driver import load_results, load_tuning, run_suite
     from dualopt_mm.benchmark.report import write_report
+    from dualopt_mm.engine.config import parse_cfg_options
 
-    kwargs = {}
-    if args.suite == 'full':
-        ood = {k: v for k, v in (('coco', args.ood_coco), ('ade', args.ood_ade), ('imagenet', args.ood_imagenet)) if v}
-        kwargs = dict(coco=args.coco, ade=args.ade, imagenet=args.imagenet,
-                      upstream_checkpoint=args.upstream_checkpoint, ood=ood)
-    suite = get_suite(args.suite, **kwargs)
+    try:
+        suite = load_suite(args.suite, overrides=parse_cfg_options(args.cfg_options) if args.cfg_options else None)
+    except SuiteError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     out = args.out or osp.join('results', suite.name)
     control = {'--report-only', '--list'}
     command = 'python tools/benchmark.py ' + ' '.join(
         a for a in (argv if argv is not None else sys.argv[1:]) if a not in control)
-    if args.list:
-        results = load_results(out)
-        cells = expand(suite, results)
+    results = load_results(out)
+    tuning = load_tuning(suite, out)
+    if args.list or args.show_config:
+        cells = tuning_cells(suite) + (reporting_cells(suite, tuning) if tuning else [])
+        if args.show_config:
+            from dualopt_mm.benchmark.cell import build_cell_config
+            cell = next((c for c in cells if c.id == args.show_config), None)
+            if cell is None:
+                print(f'error: no cell {args.show_config!r} in suite {suite.name!r} (see --list)', file=sys.stderr)
+                return 2
+            print(build_cell_config(suite, cell, osp.join(args.work_root, suite.name, cell.id)).pretty_text)
+            return 0
         for c in cells:
-            print(f"{'done' if c.id in results else 'todo'}  {c.id}  ({c.config})")
-        print(f'{len(cells)} cells known now, {planned_count(suite)} planned, {len(results)} finished')
+            print(f"{'done' if c.id in results else 'todo'}  {c.phase:9s} {c.id}")
+        n_rep = f'{len(reporting_cells(suite, tuning))} reporting' if tuning else 'reporting cells known once tuning is frozen'
+        print(f'{len(tuning_cells(suite))} tuning cells, {n_rep}; {len(results)} finished')
         return 0
+    phases = ('tuning', 'reporting') if args.phase == 'all' else (args.phase,)
     if not args.report_only:
         os.makedirs(out, exist_ok=True)
-        run_suite(suite, out, args.work_root, force=tuple(args.force), only=tuple(args.only))
-    results = load_results(out)
-    if not results:
-        print(f'{out}: no finished cells to report')
-        return 1
-    write_report(suite, results, out, command)
+        results = run_suite(suite, out, args.work_root, phases=phases, force=tuple(args.force),
+                            only=tuple(args.only))
+        tuning = load_tuning(suite, out)
+    if tuning is None:
+        print(f'{out}: tuning not finished; nothing to report yet')
+        return 0 if results else 1
+    reported = [c for c in reporting_cells(suite, tuning) if c.id in results]
+    if not reported:
+        from dualopt_mm.benchmark.report import write_tuning_report
+        print('\n'.join(write_tuning_report(suite, tuning)))
+        print(f'{out}: no reporting cells finished yet (run --phase reporting)')
+        return 0
+    write_report(suite, tuning, results, out, command)
     readme = open(osp.join(out, 'README.md')).read()
-    body = readme.split('## Learning-rate grid')[0]
-    print('\n' + '\n'.join(line for line in body.splitlines() if not line.startswith('![')))
-    print(f'(tables, grid and plots: {osp.join(out, "README.md")})')
+    body = readme.split('\n## ')[0:2]
+    print('\n' + '\n## '.join(body).replace('![', '(figure: ').strip())
+    print(f'\n(leaderboards, tuning table and figures: {osp.join(out, "README.md")})')
     return 0
 
 

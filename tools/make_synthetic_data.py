@@ -3,6 +3,9 @@
 
     python tools/make_synthetic_data.py                      # data/synthetic/{downstream,upstream}
     python tools/make_synthetic_data.py --out /tmp/shapes --num-train 50 --num-val 20 --force
+
+Sizes are numbers of scenes; a size left unset takes the spec's default for each world (the
+upstream world has a larger val split: forgetting is measured on its crops).
 """
 import argparse
 import json
@@ -13,7 +16,7 @@ import time
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from dualopt_mm.datasets import SyntheticSpec, default_data_root, generate_world  # noqa: E402
-from dualopt_mm.datasets.synthetic import _manifest_matches  # noqa: E402
+from dualopt_mm.datasets.synthetic import WORLD_DEFAULTS, _manifest_matches  # noqa: E402
 
 
 def main(argv=None):
@@ -24,15 +27,22 @@ def main(argv=None):
     p.add_argument('--seed', type=int, default=defaults.seed)
     p.add_argument('--image-size', type=int, default=defaults.image_size)
     p.add_argument('--num-train', type=int, default=defaults.num_train)
-    p.add_argument('--num-val', type=int, default=defaults.num_val)
+    p.add_argument('--num-val', type=int, default=None,
+                   help='val scenes (default: per world, ' +
+                   ', '.join(f'{w} {d["num_val"]}' for w, d in WORLD_DEFAULTS.items()) + ')')
     p.add_argument('--num-val-ood', type=int, default=defaults.num_val_ood)
+    p.add_argument('--num-test', type=int, default=defaults.num_test, help='COCO / ADE test scenes')
+    p.add_argument('--num-test-cls', type=int, default=defaults.num_test_cls,
+                   help='scenes of the classification test split (>= --num-test; the first '
+                   '--num-test are the COCO / ADE test scenes)')
     p.add_argument('--cls-size', type=int, default=defaults.cls_size)
     p.add_argument('--force', action='store_true', help='regenerate even if a matching copy exists')
     args = p.parse_args(argv)
     for world in args.worlds:
         spec = SyntheticSpec(world=world, seed=args.seed, image_size=args.image_size,
                              num_train=args.num_train, num_val=args.num_val,
-                             num_val_ood=args.num_val_ood, cls_size=args.cls_size)
+                             num_val_ood=args.num_val_ood, num_test=args.num_test,
+                             num_test_cls=args.num_test_cls, cls_size=args.cls_size)
         folder = osp.join(args.out, world)
         if not args.force and _manifest_matches(folder, spec):
             print(f'{folder}: up to date')

@@ -1,8 +1,9 @@
-"""The benchmark: task family x optimizer x regime x seed, run from the configs, measured in and
-out of distribution, for forgetting and for cost (``tools/benchmark.py``; ``results/README.md``
-states the protocol)."""
-from .suite import Cell, Method, Suite, Task, cell_id, expand, planned_count, select_lr
-from .suites import SUITES, demo_suite, full_suite, get_suite, mini_suite
+"""The benchmark (protocol v2): suites read from files (``configs/benchmark/*.py``), a tuning
+phase on tuning seeds and the val split, a reporting phase on held-out seeds and the test split,
+paired statistics with stated margins (``tools/benchmark.py``; ``results/README.md`` states the
+protocol)."""
+from .suite import (Cell, Claim, Method, Suite, SuiteError, Task, configurations, load_suite, reporting_cells,
+                    suite_from_dict, tuning_cells)
 
-__all__ = ['Cell', 'Method', 'Suite', 'Task', 'cell_id', 'expand', 'planned_count', 'select_lr',
-           'SUITES', 'demo_suite', 'full_suite', 'get_suite', 'mini_suite']
+__all__ = ['Cell', 'Claim', 'Method', 'Suite', 'SuiteError', 'Task', 'configurations', 'load_suite',
+           'reporting_cells', 'suite_from_dict', 'tuning_cells']

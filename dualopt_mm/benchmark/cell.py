@@ -1,14 +1,16 @@
-"""One benchmark cell: build its config, train it, measure it, evaluate it three ways.
+"""One benchmark cell: build its config from the task config and the method, train it, measure it.
 
-* in distribution: the config's val split, once after training;
-* out of distribution: the config's ``ood_split`` (same annotations format, other images), run
-  through the test loop;
-* forgetting: the fine-tuned backbone put into the upstream classifier (its pre-trained head and
-  neck), evaluated on the upstream val split, against the pre-trained backbone's own score.
+* tuning phase: the in-distribution ``val`` split, once after training (it chooses settings);
+* reporting phase: the ``test`` split (fresh images, larger than val), the out-of-distribution
+  split (``ood_split`` of the config, read through a second test loop), and forgetting: the
+  fine-tuned backbone put into the upstream classifier (its own head), evaluated on the upstream
+  val split twice: as it is (raw) and after re-estimating every BatchNorm's running statistics on
+  upstream train images (the primary number: it measures what the weights forgot, not the drift
+  of BN statistics).
 
-Cost comes from :class:`BenchmarkHook`: wall time of training, the median ``optimizer.step()``,
-peak memory (CUDA allocator peak on a GPU; the process's peak resident set, reset per cell, on
-CPU) and the bytes the optimizer keeps in its state (moments, anchors).
+:class:`BenchmarkHook` records the training loss of every iteration (and stops a run whose loss
+stays non-finite: a diverged run is a finished result), the distance of each backbone stage to
+its starting weights, ``optimizer.step()`` times, peak memory and the optimizer's state size.
 """
 from __future__ import annotations
 
@@ -26,18 +28,21 @@ import warnings
 
 import torch
 
-from .suite import Cell, Suite
+from .suite import REPO_ROOT, Cell, Method, Suite
 
-__all__ = ['build_cell_config', 'run_cell', 'BenchmarkHook', 'apply_ood_split', 'set_length',
-           'upstream_accuracy', 'backbone_state', 'numeric_metrics']
+__all__ = ['build_cell_config', 'run_cell', 'BenchmarkHook', 'apply_method', 'set_length', 'cap_warmup',
+           'ood_loop_config', 'upstream_accuracy', 'backbone_state', 'numeric_metrics', 'pilot_config',
+           'CONFIGS', 'WARMUP_FRACTION']
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO_ROOT, 'configs')
+WARMUP_FRACTION = 0.1
+# consecutive non-finite losses after which a run is declared diverged and stopped
+DIVERGED_AFTER = 5
 
 
-def set_length(cfg, length: int) -> None:
+def set_length(cfg, length: int | None) -> None:
     """Train for ``length`` epochs or iterations (whichever the config counts); schedulers that
-    ended with the old schedule end with the new one (warm-ups keep their length)."""
+    ended with the old schedule end with the new one."""
     if length is None:
         return
     if length < 1:
@@ -57,14 +62,102 @@ def set_length(cfg, length: int) -> None:
             s['end'] = length
 
 
-def apply_ood_split(cfg) -> None:
-    """Point the test loop at the config's ``ood_split``: a copy of the val loader whose dataset
-    reads the OOD annotations / images (COCO: ``ann_file`` + ``img``; ADE20K: ``img_path`` +
+def _iters_per_epoch(cfg) -> int:
+    """Length of the training dataloader, from the dataset the config builds (no training)."""
+    from mmengine.registry import DATASETS, DefaultScope
+    loader = cfg.train_dataloader
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
+        ds = DATASETS.build(copy.deepcopy(loader.dataset))
+    bs = loader.batch_size
+    return len(ds) // bs if loader.get('drop_last', False) else math.ceil(len(ds) / bs)
+
+
+def total_iterations(cfg) -> int:
+    loop = cfg.train_cfg
+    if 'max_iters' in loop:
+        return int(loop.max_iters)
+    return int(loop.max_epochs) * _iters_per_epoch(cfg)
+
+
+def cap_warmup(cfg, fraction: float = WARMUP_FRACTION) -> int | None:
+    """Shorten an iteration-based warm-up (``LinearLR`` from iteration 0) to at most ``fraction``
+    of the whole schedule, so a short benchmark schedule is not mostly warm-up. Returns the
+    warm-up length in iterations (None: no warm-up)."""
+    schedulers = cfg.get('param_scheduler') or []
+    schedulers = schedulers if isinstance(schedulers, list) else [schedulers]
+    warm = [s for s in schedulers if s.get('type') == 'LinearLR' and s.get('begin', 0) == 0
+            and not s.get('by_epoch', True)]
+    if not warm:
+        return None
+    cap = max(1, int(fraction * total_iterations(cfg)))
+    for s in warm:
+        s['end'] = min(int(s['end']), cap)
+    return int(warm[0]['end'])
+
+
+def _set_path(node: dict, path: str, value, where: str):
+    parts = path.split('.')
+    for p in parts[:-1]:
+        if node.get(p) is None:
+            node[p] = {}
+        node = node[p]
+        if not isinstance(node, dict):
+            raise ValueError(f'{where}: cannot set {path!r}: {p!r} is not a dict')
+    node[parts[-1]] = value
+
+
+def apply_method(cfg, method: Method, setting: dict, seed: int | None = None) -> None:
+    """Replace the task's optimizer with the method's: ``optim_wrapper`` = OptimWrapper (or the
+    method's wrapper type) + the method's optimizer + the cell's setting. The task config keeps
+    what is the task's, not the optimizer's: its gradient clipping and its schedule. A knob with a
+    dot is a path inside the optim wrapper (``paramwise_cfg.layer_decay_rate``;
+    ``optim_wrapper.granularity`` for a top-level wrapper key), any other knob an optimizer argument. Optimizers that
+    take a ``seed`` (random scaling) get the cell's seed unless the method fixes one."""
+    from mmengine.config import ConfigDict
+    from mmengine.registry import OPTIMIZERS
+    task_wrapper = cfg.get('optim_wrapper') or {}
+    wrapper = {'type': 'OptimWrapper'}
+    if task_wrapper.get('clip_grad') is not None:
+        wrapper['clip_grad'] = copy.deepcopy(task_wrapper['clip_grad'])
+    wrapper.update(copy.deepcopy(method.optim_wrapper))
+    optimizer = copy.deepcopy(method.optimizer)
+    wrapper['optimizer'] = optimizer
+    if method.paramwise_cfg is not None:
+        wrapper['paramwise_cfg'] = copy.deepcopy(method.paramwise_cfg)
+        wrapper.setdefault('constructor', 'LayerwiseOptimWrapperConstructor')
+    for k, v in setting.items():
+        if '.' in k:  # 'paramwise_cfg.layer_decay_rate', or 'optim_wrapper.<key>' for a top-level key
+            path = k[len('optim_wrapper.'):] if k.startswith('optim_wrapper.') else k
+            _set_path(wrapper, path, v, f'method {method.name!r}')
+        else:
+            optimizer[k] = v
+    if seed is not None and 'seed' not in optimizer:
+        import inspect
+        cls = OPTIMIZERS.get(optimizer['type'])
+        if cls is not None and 'seed' in inspect.signature(cls.__init__).parameters:
+            optimizer['seed'] = seed
+    cfg.optim_wrapper = ConfigDict(wrapper)
+    own = {'AnchorHook', 'OptimizerStatsHook'}
+    hooks = [h for h in (cfg.get('custom_hooks') or []) if h.get('type') not in own]
+    cfg.custom_hooks = hooks + [copy.deepcopy(dict(h)) for h in method.custom_hooks]
+
+
+def _set_backbone_init(cfg, init_cfg):
+    backbone = cfg.model.get('backbone')
+    if backbone is None:
+        raise ValueError(f'{cfg.filename}: the model has no `backbone`, so there is nothing to pre-train '
+                         'or restore')
+    backbone['init_cfg'] = init_cfg
+
+
+def ood_loop_config(cfg):
+    """(dataloader, evaluator) configs of the out-of-distribution split: a copy of the val loader
+    whose dataset reads ``ood_split`` (COCO: ``ann_file`` + ``img``; ADE20K: ``img_path`` +
     ``seg_map_path``; folders: ``data_prefix``)."""
     ood = cfg.get('ood_split')
     if not ood:
         raise ValueError(f'{cfg.filename}: no `ood_split` in the config, so no out-of-distribution split to '
-                         'evaluate (set task.ood=False, or add one to the dataset base)')
+                         'evaluate (set the task\'s ood=False, or add one to the dataset base)')
     ood = dict(ood)
     loader = copy.deepcopy(cfg.val_dataloader)
     ds = loader.dataset
@@ -77,56 +170,63 @@ def apply_ood_split(cfg) -> None:
         ds.data_prefix = ood.pop('data_prefix')
     if ood:
         ds.data_prefix = dict(ood)
-    cfg.test_dataloader = loader
-    cfg.test_evaluator = evaluator
-    cfg.test_cfg = cfg.get('test_cfg') or cfg.get('val_cfg') or dict()
+    return loader, evaluator
 
 
-def _set_backbone_init(cfg, init_cfg):
-    backbone = cfg.model.get('backbone')
-    if backbone is None:
-        raise ValueError(f'{cfg.filename}: the model has no `backbone`, so there is nothing to pre-train '
-                         'or restore')
-    backbone['init_cfg'] = init_cfg
-
-
-def build_cell_config(suite: Suite, cell: Cell, work_dir: str, configs_root: str = CONFIGS):
-    """The cell's config: the method's leaf with the cell's regime, schedule, lr and seed; quiet
-    logging; no checkpoints; one evaluation after training (done by :func:`run_cell`)."""
+def _common_config(cfg, regime: str, upstream_ckpt: str | None, length: int | None, seed: int,
+                   configs_root: str, task_config: str):
     from mmengine.config import Config
 
-    from ..engine.config import isolate_run, load_config
     from ..engine.hooks import pretrained_weights_configured
-    task = suite.task(cell.task)
-    path = osp.join(configs_root, cell.config)
-    if not osp.exists(path):
-        raise FileNotFoundError(f'cell {cell.id}: config {cell.config} does not exist under {configs_root}')
-    cfg = load_config(path, cfg_options=dict(task.cfg_options) or None, work_dir=work_dir)
-    if cell.regime == 'finetune':
-        ckpt = suite.upstream[1]
-        _set_backbone_init(cfg, dict(type='Pretrained', checkpoint=ckpt, prefix='backbone.'))
+    if regime == 'finetune':
+        _set_backbone_init(cfg, dict(type='Pretrained', checkpoint=upstream_ckpt, prefix='backbone.'))
     elif pretrained_weights_configured(cfg):
-        # a fine-tuning leaf used from scratch: the task config's own initialisation
-        task_cfg = Config.fromfile(osp.join(configs_root, task.config))
+        task_cfg = Config.fromfile(osp.join(configs_root, task_config))
         _set_backbone_init(cfg, copy.deepcopy(task_cfg.model.backbone.get('init_cfg')))
         if pretrained_weights_configured(cfg):
-            raise ValueError(f'cell {cell.id}: a scratch cell, but {task.config} loads pre-trained weights')
-    set_length(cfg, cell.length)
+            raise ValueError(f'{task_config}: a from-scratch task whose config loads pre-trained weights')
+    set_length(cfg, length)
+    cap_warmup(cfg)
     length = cfg.train_cfg.get('max_iters') or cfg.train_cfg.get('max_epochs')
     cfg.train_cfg.val_interval = length
     cfg.train_cfg.val_begin = length + 1  # evaluated once, after training, by run_cell
-    cfg.optim_wrapper.optimizer.lr = cell.lr
-    if 'seed' in cfg.optim_wrapper.optimizer:
-        cfg.optim_wrapper.optimizer.seed = cell.seed
-    cfg.randomness = dict(seed=cell.seed, deterministic=False)
+    cfg.randomness = dict(seed=seed, deterministic=False)
     cfg.default_hooks.checkpoint = None
     cfg.default_hooks.logger.interval = min(cfg.default_hooks.logger.get('interval', 10), 10)
     cfg.log_level = 'WARNING'
-    if task.ood:
-        apply_ood_split(cfg)
+
+
+def build_cell_config(suite: Suite, cell: Cell, work_dir: str, configs_root: str = CONFIGS):
+    """The cell's config: the task config with the method's optimizer and the cell's setting, its
+    regime's initialisation, the suite's schedule length (warm-up <= 10 % of it), the cell's seed;
+    quiet logging; no checkpoints; one evaluation after training (done by :func:`run_cell`)."""
+    from ..engine.config import isolate_run, load_config
+    task = suite.task(cell.task)
+    path = osp.join(configs_root, task.config)
+    if not osp.exists(path):
+        raise FileNotFoundError(f'cell {cell.id}: config {task.config} does not exist under {configs_root}')
+    cfg = load_config(path, cfg_options=dict(task.cfg_options) or None, work_dir=work_dir)
+    apply_method(cfg, suite.method(cell.method), cell.settings, seed=cell.seed)
+    _common_config(cfg, task.regime, suite.upstream[1] if suite.upstream else None, task.length, cell.seed,
+                   configs_root, task.config)
     # a fresh tag per attempt: a retried cell must not reuse the interrupted attempt's visualizer
     isolate_run(cfg, tag=re.sub(r'[^A-Za-z0-9]+', '_', cell.id) + '_' + uuid.uuid4().hex[:6])
     return cfg
+
+
+def pilot_config(config: str, regime: str, length: int | None, optimizer: str, lr: float, weight_decay: float,
+                 seed: int, cfg_options=(), upstream_ckpt: str = osp.join('checkpoints', 'upstream_resnet18.pth')):
+    """A task config with a plain optimizer setting, for sizing tasks (tools/pilot.py)."""
+    from ..engine.config import isolate_run, load_config
+    from .upstream import ensure_upstream_checkpoint
+    cfg = load_config(config, cfg_options=list(cfg_options) or None,
+                      work_dir=osp.join('work_dirs', 'pilot', uuid.uuid4().hex[:8]))
+    method = Method('pilot', {'type': optimizer}, paramwise_cfg={'norm_decay_mult': 0.0})
+    apply_method(cfg, method, {'lr': lr, 'weight_decay': weight_decay}, seed=seed)
+    if regime == 'finetune':
+        ensure_upstream_checkpoint(upstream_ckpt)
+    _common_config(cfg, regime, upstream_ckpt, length, seed, CONFIGS, osp.relpath(osp.abspath(config), CONFIGS))
+    return isolate_run(cfg)
 
 
 def _peak_memory_reset():
@@ -179,9 +279,10 @@ except ImportError:  # pragma: no cover - the benchmark needs mmengine anyway
 
 class BenchmarkHook(_HookBase):
     """Measures a cell while it trains: loss every iteration, relative distance of each backbone
-    stage to its weights at the start of training (the pre-trained ones when fine-tuning), the
-    :class:`OptimizerStatsHook`'s distance to the anchor per depth bucket (anchored methods),
-    ``optimizer.step()`` times, peak memory, optimizer state size; reports progress."""
+    stage to its weights at the start of training, the :class:`OptimizerStatsHook`'s distance to
+    the anchor per depth bucket (anchored methods), ``optimizer.step()`` times, peak memory,
+    optimizer state size; reports progress; stops a run whose loss has been non-finite for
+    ``DIVERGED_AFTER`` iterations in a row (it is then marked diverged)."""
 
     priority = 'VERY_LOW'
 
@@ -189,15 +290,17 @@ class BenchmarkHook(_HookBase):
         self.progress = progress
         self.num_points = num_points
         self.losses, self.step_s, self.dist = [], [], []
+        self.diverged = False
+        self._bad = 0
 
     def before_train(self, runner) -> None:
-        from ..engine.hooks import iter_optimizers
+        from ..engine.hooks import OptimizerStatsHook, iter_optimizers
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
         self.ref = {n: p.detach().clone() for n, p in model.named_parameters() if n.startswith('backbone.')}
         self.params = dict(model.named_parameters())
+        self.max_iters = runner.max_iters
         self.interval = max(1, runner.max_iters // self.num_points)
         # the optimizer's own stats hook measures at our points (it runs first: NORMAL < VERY_LOW)
-        from ..engine.hooks import OptimizerStatsHook
         self.stats_hooks = [h for h in runner.hooks if isinstance(h, OptimizerStatsHook)]
         for h in self.stats_hooks:
             h.interval = self.interval
@@ -236,7 +339,12 @@ class BenchmarkHook(_HookBase):
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         it = runner.iter + 1
         loss = outputs.get('loss') if isinstance(outputs, dict) else None
-        self.losses.append(float(loss) if loss is not None else float('nan'))
+        value = float(loss) if loss is not None else float('nan')
+        self.losses.append(value)
+        self._bad = 0 if math.isfinite(value) else self._bad + 1
+        if self._bad >= DIVERGED_AFTER and not self.diverged:
+            self.diverged = True
+            runner.train_loop.stop_training = True
         if it % self.interval == 0 or it == runner.max_iters:
             self._record_distance(it)
             if self.stats_hooks and it % self.interval == 0:
@@ -253,11 +361,12 @@ class BenchmarkHook(_HookBase):
 
     def summary(self) -> dict:
         steps = self.step_s[1:] or self.step_s  # the first step allocates the state
-        k = max(1, len(self.losses) // 50)
-        curve = [[(i + 1) * k, statistics.fmean(self.losses[i * k:(i + 1) * k])]
-                 for i in range(len(self.losses) // k)]
+        # the loss curve: means over blocks of 2 % of the schedule (iteration = the block's end)
+        k = max(1, self.max_iters // 50)
+        curve = [[min((i + 1) * k, len(self.losses)), statistics.fmean(self.losses[i * k:(i + 1) * k])]
+                 for i in range(math.ceil(len(self.losses) / k))]
         return {
-            'cost': {'iters': len(self.losses), 'train_s': self.train_s,
+            'cost': {'iters': len(self.losses), 'max_iters': self.max_iters, 'train_s': self.train_s,
                      'step_ms': 1e3 * statistics.median(steps) if steps else float('nan'),
                      'peak_mem_mb': self.peak_mb, 'peak_mem_kind': self.peak_kind,
                      'optimizer_state_mb': self.state_bytes / 2 ** 20},
@@ -271,9 +380,35 @@ def backbone_state(model) -> dict:
             if k.startswith('backbone.')}
 
 
-def upstream_accuracy(suite: Suite, backbone: dict | None = None, configs_root: str = CONFIGS) -> float:
+@torch.no_grad()
+def _reestimate_bn(model, loader, max_images: int) -> int:
+    """Recompute every BatchNorm's running mean / variance as the plain average over up to
+    ``max_images`` images of ``loader`` (momentum None = cumulative), weights untouched."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    seen = 0
+    for batch in loader:
+        data = model.data_preprocessor(batch, False)
+        model(data['inputs'], mode='tensor')
+        seen += len(data['inputs'])
+        if seen >= max_images:
+            break
+    for m, mom in zip(bns, saved):
+        m.momentum = mom
+    model.eval()
+    return seen
+
+
+def upstream_accuracy(suite: Suite, backbone: dict | None = None, configs_root: str = CONFIGS,
+                      bn_reestimate: bool = False, bn_images: int = 1024) -> float:
     """Top-1 of the upstream classifier on its val split; with ``backbone``, its backbone is first
-    replaced (strictly: every key must match) by the given one."""
+    replaced (strictly: every key must match) by the given one; with ``bn_reestimate``, the
+    BatchNorm statistics are then recomputed on ``bn_images`` upstream train images (test
+    pipeline: no augmentation) before evaluating."""
     from mmengine.evaluator import Evaluator
     from mmengine.registry import MODELS, DefaultScope
     from mmengine.runner import Runner
@@ -298,8 +433,13 @@ def upstream_accuracy(suite: Suite, backbone: dict | None = None, configs_root: 
                 raise ValueError(f'the fine-tuned backbone does not fit the upstream classifier {config}: '
                                  f'{str(e).splitlines()[0]}') from None
         model.to(device).eval()
-        loader_cfg = copy.deepcopy(cfg.val_dataloader)
-        loader = Runner.build_dataloader(loader_cfg)
+        if bn_reestimate:
+            train_loader_cfg = copy.deepcopy(cfg.train_dataloader)
+            train_loader_cfg.dataset.pipeline = copy.deepcopy(cfg.val_dataloader.dataset.pipeline)
+            train_loader_cfg.sampler = dict(type='DefaultSampler', shuffle=False)
+            train_loader_cfg.batch_size = 64
+            _reestimate_bn(model, Runner.build_dataloader(train_loader_cfg, seed=0), bn_images)
+        loader = Runner.build_dataloader(copy.deepcopy(cfg.val_dataloader))
         evaluator = Evaluator(cfg.val_evaluator)
         evaluator.dataset_meta = getattr(loader.dataset, 'metainfo', None)
         with torch.no_grad():
@@ -320,9 +460,17 @@ def numeric_metrics(metrics: dict) -> dict:
     return out
 
 
-def run_cell(suite: Suite, cell: Cell, work_dir: str, progress=None, upstream_top1: float | None = None,
+def _run_test_loop(runner, loader_cfg, evaluator_cfg) -> dict:
+    from mmengine.runner import TestLoop
+    return numeric_metrics(TestLoop(runner, loader_cfg, evaluator_cfg).run())
+
+
+def run_cell(suite: Suite, cell: Cell, work_dir: str, progress=None, upstream_ref: dict | None = None,
              configs_root: str = CONFIGS) -> dict:
-    """Train and evaluate one cell; returns its result (metrics, cost, curves; no environment)."""
+    """Train and evaluate one cell; returns its result (metrics, cost, curves; no environment).
+
+    ``upstream_ref``: the pre-trained classifier's own upstream top-1, ``{'raw': .., 'bn': ..}``
+    (forgetting = that minus the fine-tuned backbone's)."""
     from mmengine.runner import Runner
     task = suite.task(cell.task)
     cfg = build_cell_config(suite, cell, work_dir, configs_root)
@@ -336,16 +484,31 @@ def run_cell(suite: Suite, cell: Cell, work_dir: str, progress=None, upstream_to
         runner.register_hook(hook)
         runner.train()
         t = time.perf_counter()
-        result = {'val': numeric_metrics(runner.val_loop.run())}
-        if task.ood:
-            result['ood'] = numeric_metrics(runner.test_loop.run())
-        if task.forgetting:
-            top1 = upstream_accuracy(suite, backbone_state(runner.model), configs_root)
-            result['forgetting'] = {'upstream_top1': top1, 'pretrained_top1': upstream_top1,
-                                    'drop': (upstream_top1 - top1) if upstream_top1 is not None else None}
+        result = {'diverged': hook.diverged}
+        if hook.diverged:
+            # scored at the metric's floor by the analysis (protocol rule 6); nothing to evaluate
+            if cell.phase != 'tuning' and task.forgetting:
+                ref = upstream_ref or {}
+                result['forgetting'] = {'pretrained_top1': ref.get('raw'), 'pretrained_top1_bn': ref.get('bn'),
+                                        'drop': None, 'drop_bn': None}
+        elif cell.phase == 'tuning':
+            result['val'] = numeric_metrics(runner.val_loop.run())
+        else:
+            result['test'] = numeric_metrics(runner.test_loop.run())
+            if task.ood:
+                result['ood'] = _run_test_loop(runner, *ood_loop_config(cfg))
+            if task.forgetting:
+                backbone = backbone_state(runner.model)
+                ref = upstream_ref or {}
+                raw = upstream_accuracy(suite, backbone, configs_root)
+                bn = upstream_accuracy(suite, backbone, configs_root, bn_reestimate=True)
+                result['forgetting'] = {
+                    'upstream_top1': raw, 'upstream_top1_bn': bn,
+                    'pretrained_top1': ref.get('raw'), 'pretrained_top1_bn': ref.get('bn'),
+                    'drop': None if ref.get('raw') is None else ref['raw'] - raw,
+                    'drop_bn': None if ref.get('bn') is None else ref['bn'] - bn}
     result.update(hook.summary())
     result['cost']['eval_s'] = time.perf_counter() - t
-    result['config_text'] = cfg.pretty_text
     del runner
     gc.collect()
     return result

@@ -1,11 +1,12 @@
-"""Run a suite: every cell once, resumable, with progress, never overwriting a finished result
-without being told to.
+"""Run a suite's two phases: every cell once, resumable, with progress, never overwriting a
+finished result without being told to.
 
-Layout of ``out_dir`` (committed): ``cells/<cell id>.json`` one finished cell each (spec, metrics,
-cost, curves, environment); ``configs/<cell id>.py`` the exact config it trained;
-``upstream.json`` the pre-trained classifier's own upstream score. Work dirs (logs) go under
-``work_root/<suite>/<cell id>``. A cell counts as finished when its json exists; an interrupted
-cell has none and is trained again from its start.
+Layout of ``out_dir`` (committed): ``cells/<cell id>.json`` one finished cell each (spec, its
+hash, metrics, cost, curves, environment and commit); ``tuning.json`` the frozen winners (written
+once, when the last tuning cell finishes: the barrier between the phases); ``upstream.json`` the
+pre-trained classifier's own upstream scores. Work dirs (logs) go under
+``work_root/<suite>/<cell id>``. A cell counts as finished when its json exists (written
+atomically); an interrupted cell has none and is trained again from its start.
 """
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ import os.path as osp
 import shutil
 import sys
 import time
-from collections import Counter
 
-from .suite import Suite, expand, planned_count
+from .suite import Suite, reporting_cells, tuning_cells
 
-__all__ = ['run_suite', 'load_results', 'StaleResultError', 'Progress']
+__all__ = ['run_suite', 'run_cells', 'load_results', 'load_tuning', 'StaleResultError', 'Progress', 'PHASES']
+
+PHASES = ('tuning', 'reporting')
 
 
 class StaleResultError(RuntimeError):
@@ -47,8 +49,9 @@ def _fmt(seconds: float) -> str:
 
 
 class Progress:
-    """One status line: the cell (n of planned), its iteration, and the time left for the cell and
-    the suite. Rewritten in place on a terminal; on a log file, a line every tenth of a cell."""
+    """One status line: the cell (n of the phase's total), its iteration, and the time left for
+    the cell and the phase. Rewritten in place on a terminal; on a log file, a line every tenth of
+    a cell."""
 
     def __init__(self, total: int, stream=None, default_cell_s: float = 60.0):
         self.total = total
@@ -59,6 +62,7 @@ class Progress:
         self.label = ''
         self.pending_s = 0.0
         self._last_tenth = -1
+        self.t0 = time.perf_counter()
 
     def start_cell(self, index: int, label: str, pending_s: float):
         self.index, self.label, self.pending_s = index, label, pending_s
@@ -70,7 +74,7 @@ class Progress:
         cell_left = elapsed / it * (max_iters - it) if it else 0.0
         tenth = int(10 * it / max_iters)
         line = (f'[{self.index}/{self.total}] {self.label} | iter {it}/{max_iters} | '
-                f'cell {_fmt(cell_left)} left | suite ~{_fmt(cell_left + self.pending_s)} left')
+                f'cell {_fmt(cell_left)} left | phase ~{_fmt(cell_left + self.pending_s)} left')
         if self.tty:
             width = 30
             done = int(width * it / max_iters)
@@ -87,47 +91,44 @@ class Progress:
 
 
 def _estimate(cell, results: dict, default: float) -> float:
-    same = [r['cost']['train_s'] + r['cost'].get('eval_s', 0.0) for r in results.values()
-            if r['task'] == cell.task and r.get('method') == cell.method]
-    same = same or [r['cost']['train_s'] + r['cost'].get('eval_s', 0.0) for r in results.values()
-                    if r['task'] == cell.task]
+    def t(r):
+        return r['cost']['train_s'] + r['cost'].get('eval_s', 0.0)
+    same = [t(r) for r in results.values() if r['task'] == cell.task and r.get('method') == cell.method
+            and r.get('phase') == cell.phase]
+    same = same or [t(r) for r in results.values() if r['task'] == cell.task]
     return sum(same) / len(same) if same else default
 
 
-def _pending_seconds(suite, results, skip_ids, default):
-    """Time left for the cells not run yet (but ``skip_ids``), including the seeds whose lr is not
-    chosen yet (estimated like the other cells of their task and method)."""
-    cells = expand(suite, results)
-    left = sum(_estimate(c, results, default) for c in cells if c.id not in skip_ids)
-    known = Counter((c.task, c.method) for c in cells)
-    for task in suite.tasks:
-        for m in task.methods:
-            missing = len(m.lrs) + len(suite.seeds) - 1 - known[(task.key, m.name)]
-            if missing > 0:
-                probe = next(c for c in cells if (c.task, c.method) == (task.key, m.name))
-                left += missing * _estimate(probe, results, default)
-    return left
+def load_tuning(suite: Suite, out_dir: str):
+    """The frozen ``tuning.json`` (None if absent); stale if the suite's tuning cells changed."""
+    path = osp.join(out_dir, 'tuning.json')
+    if not osp.exists(path):
+        return None
+    with open(path) as f:
+        tuning = json.load(f)
+    now = {c.id: c.spec_hash for c in tuning_cells(suite)}
+    if tuning.get('cells') != now:
+        changed = sorted(set(now.items()) ^ set(tuning.get('cells', {}).items()))
+        raise StaleResultError(
+            f'{path} froze winners from other tuning cells than the suite now defines '
+            f'({len(changed)} differ, e.g. {changed[:2]}): the search spaces, budget, seeds or tasks changed. '
+            'Delete it (and the affected cells) to tune again, or restore the suite.')
+    return tuning
 
 
-def run_suite(suite: Suite, out_dir: str, work_root: str = osp.join('work_dirs', 'benchmark'),
-              force: tuple = (), only: tuple = (), stream=None, configs_root: str | None = None,
-              default_cell_s: float = 60.0) -> dict:
-    """Run every cell of ``suite`` that has no result in ``out_dir`` yet; returns all results.
+def _write_json_atomic(path: str, obj) -> None:
+    with open(path + '.tmp', 'w') as f:
+        json.dump(obj, f, indent=1, default=float)
+    os.replace(path + '.tmp', path)
 
-    ``force``: cell-id patterns (fnmatch) to train again; their old result is moved to
-    ``out_dir/replaced/`` and said so. ``only``: cell-id patterns to restrict this run to.
-    A finished cell whose recorded spec differs from the suite's (the suite was edited) stops the
-    run with :class:`StaleResultError` unless it is forced.
-    """
+
+def run_cells(suite: Suite, cells: list, out_dir: str, results: dict, work_root: str, force: tuple = (),
+              only: tuple = (), progress: Progress | None = None, upstream_ref: dict | None = None,
+              configs_root: str | None = None, default_cell_s: float = 60.0, label: str = '') -> int:
+    """Run every cell of ``cells`` without a finished result; returns how many ran."""
     from . import cell as cell_mod
     from .env import environment
-    from .upstream import ensure_upstream, reference_accuracy
     configs_root = configs_root or cell_mod.CONFIGS
-    progress = Progress(planned_count(suite), stream, default_cell_s)
-    os.makedirs(osp.join(out_dir, 'cells'), exist_ok=True)
-    os.makedirs(osp.join(out_dir, 'configs'), exist_ok=True)
-    results = load_results(out_dir)
-    forced = set()
 
     def is_forced(cid):
         return any(fnmatch.fnmatch(cid, p) for p in force)
@@ -135,41 +136,30 @@ def run_suite(suite: Suite, out_dir: str, work_root: str = osp.join('work_dirs',
     def wanted(cid):
         return not only or any(fnmatch.fnmatch(cid, p) for p in only)
 
+    for c in cells:
+        r = results.get(c.id)
+        if r is not None and r.get('spec_hash') != c.spec_hash and not is_forced(c.id):
+            raise StaleResultError(
+                f'{out_dir}/cells/{c.id}.json was produced by a different spec than the suite now '
+                f'defines (task config, schedule, method, setting or seed changed). Re-run it with '
+                f'--force "{c.id}" (the old result is kept in replaced/), or restore the suite.')
+    todo = [c for c in cells if wanted(c.id) and (c.id not in results or is_forced(c.id))]
+    progress = progress or Progress(len(cells))
+    progress.total = len(cells)
     env = environment()
-    upstream_top1 = None
-    if any(t.regime == 'finetune' for t in suite.tasks):  # forgetting implies fine-tuning
-        ensure_upstream(suite, progress)
-        upstream_top1 = reference_accuracy(suite, out_dir, configs_root)
-    ran = 0
-    while True:
-        cells = expand(suite, results)
-        by_id = {c.id: c for c in cells}
-        for cid, r in results.items():
-            c = by_id.get(cid)
-            if c is not None and r.get('spec_hash') != c.spec_hash(suite.task(c.task).cfg_options) \
-                    and not is_forced(cid):
-                raise StaleResultError(
-                    f'{out_dir}/cells/{cid}.json was produced by a different spec than the suite now '
-                    f'defines (config, schedule, lr, seed or options changed). Re-run it with '
-                    f'--force "{cid}" (the old result is kept in replaced/), or restore the suite.')
-        finished = {cid for cid in results if not (is_forced(cid) and cid not in forced)}
-        todo = [c for c in cells if wanted(c.id) and c.id not in finished]
-        if not todo:
-            break
-        c = todo[0]
-        index = len(finished & set(by_id)) + 1
-        pending = _pending_seconds(suite, results, finished | {c.id}, default_cell_s)
-        progress.start_cell(index, f'{c.task} {c.method} lr={c.lr:g} seed={c.seed}', pending)
+    done = len(cells) - len(todo)
+    for k, c in enumerate(todo):
+        pending = sum(_estimate(x, results, default_cell_s) for x in todo[k + 1:])
+        progress.start_cell(done + 1, f'{c.task} {c.method} {c.tag} seed={c.seed}', pending)
         work_dir = osp.join(work_root, suite.name, c.id)
         if osp.isdir(work_dir):
             shutil.rmtree(work_dir)  # an interrupted attempt: start the cell again
         t0 = time.perf_counter()
-        result = cell_mod.run_cell(suite, c, work_dir, progress=progress, upstream_top1=upstream_top1,
+        result = cell_mod.run_cell(suite, c, work_dir, progress=progress, upstream_ref=upstream_ref,
                                    configs_root=configs_root)
-        config_text = result.pop('config_text')
-        result = {'id': c.id, **c.spec(), 'spec_hash': c.spec_hash(suite.task(c.task).cfg_options),
-                  'metric': suite.task(c.task).metric, **result, 'wall_s': time.perf_counter() - t0,
-                  'env': env, 'date': datetime.datetime.now().isoformat(timespec='seconds')}
+        result = {'id': c.id, **c.spec(), 'spec_hash': c.spec_hash, 'metric': suite.task(c.task).metric,
+                  **result, 'wall_s': time.perf_counter() - t0, 'env': env,
+                  'date': datetime.datetime.now().isoformat(timespec='seconds')}
         path = osp.join(out_dir, 'cells', f'{c.id}.json')
         if osp.exists(path):
             stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
@@ -177,17 +167,61 @@ def run_suite(suite: Suite, out_dir: str, work_root: str = osp.join('work_dirs',
             old = osp.join(out_dir, 'replaced', f'{c.id}.{stamp}.json')
             shutil.move(path, old)
             progress.message(f'{c.id}: forced; the previous result moved to {old}')
-        with open(path + '.tmp', 'w') as f:
-            json.dump(result, f, indent=1, default=float)
-        with open(osp.join(out_dir, 'configs', f'{c.id}.py'), 'w') as f:
-            f.write(config_text)
-        os.replace(path + '.tmp', path)  # the json appears only complete: it marks the cell finished
-        forced.add(c.id)
+        _write_json_atomic(path, result)  # the json appears only complete: it marks the cell finished
         results[c.id] = result
-        value = result['val'].get(result['metric'])
-        progress.message(f'[{index}/{progress.total}] {c.id}: {result["metric"]} = '
-                         f'{value if value is None else round(value, 4)} ({_fmt(result["wall_s"])})')
-        ran += 1
-    progress.message(f'{suite.name}: {len(results)} cells finished ({ran} run now, '
-                     f'{len(results) - ran} found finished)')
+        done += 1
+        split = 'val' if c.phase == 'tuning' else 'test'
+        value = (result.get(split) or {}).get(result['metric'])
+        state = 'DIVERGED' if result.get('diverged') else f'{split} {result["metric"]} = ' \
+            f'{value if value is None else round(value, 4)}'
+        progress.message(f'[{done}/{len(cells)}] {label}{c.id}: {state} ({_fmt(result["wall_s"])})')
+    return len(todo)
+
+
+def run_suite(suite: Suite, out_dir: str, work_root: str = osp.join('work_dirs', 'benchmark'),
+              phases: tuple = PHASES, force: tuple = (), only: tuple = (), stream=None,
+              configs_root: str | None = None, default_cell_s: float = 60.0) -> dict:
+    """Run the suite's ``phases`` in order; returns all results. The tuning phase ends by freezing
+    ``tuning.json``; the reporting phase needs it.
+
+    ``force``: cell-id patterns (fnmatch) to train again; their old result is moved to
+    ``out_dir/replaced/``. ``only``: cell-id patterns to restrict this run to. A finished cell
+    whose recorded spec differs from the suite's stops the run with :class:`StaleResultError`
+    unless it is forced."""
+    from .analysis import TuningIncomplete, freeze_tuning
+    from .upstream import ensure_upstream, reference_accuracy
+    for p in phases:
+        if p not in PHASES:
+            raise ValueError(f'unknown phase {p!r}; phases: {PHASES}')
+    os.makedirs(osp.join(out_dir, 'cells'), exist_ok=True)
+    results = load_results(out_dir)
+    progress = Progress(0, stream, default_cell_s)
+    finetune = any(t.regime == 'finetune' for t in suite.tasks)
+    if finetune:
+        ensure_upstream(suite, progress)
+    ran = {}
+    tuning = load_tuning(suite, out_dir)
+    if 'tuning' in phases:
+        cells = tuning_cells(suite)
+        ran['tuning'] = run_cells(suite, cells, out_dir, results, work_root, force, only, progress,
+                                  configs_root=configs_root, default_cell_s=default_cell_s, label='tuning ')
+        if tuning is None:
+            try:
+                tuning = freeze_tuning(suite, results)
+            except TuningIncomplete as e:
+                progress.message(f'{suite.name}: tuning not finished ({e}); winners not frozen yet')
+            else:
+                _write_json_atomic(osp.join(out_dir, 'tuning.json'), tuning)
+                progress.message(f'{suite.name}: tuning finished; winners frozen in {out_dir}/tuning.json')
+    if 'reporting' in phases:
+        if tuning is None:
+            raise TuningIncomplete(f'{suite.name}: the reporting phase needs {out_dir}/tuning.json: run the '
+                                   'tuning phase to its end first')
+        upstream_ref = reference_accuracy(suite, out_dir, configs_root) if finetune else None
+        cells = reporting_cells(suite, tuning)
+        ran['reporting'] = run_cells(suite, cells, out_dir, results, work_root, force, only, progress,
+                                     upstream_ref=upstream_ref, configs_root=configs_root,
+                                     default_cell_s=default_cell_s, label='reporting ')
+    progress.message(f'{suite.name}: ' + ', '.join(f'{p} {n} cell(s) run now' for p, n in ran.items())
+                     + f'; {len(results)} finished in {out_dir}')
     return results

@@ -1,11 +1,7 @@
-"""Aggregate a suite's cells into ``results.csv`` / ``results.json``, a leaderboard README with the
-claims table, and plots.
-
-Per (task, method) only the cells at the grid's winning lr count (the first seed's grid picks it);
-mean ± sample standard deviation over seeds. A claim "A beats B" is *reproduced* when the mean
-difference exceeds twice its standard error (Welch, sqrt(s_a^2/n_a + s_b^2/n_b)), *inconclusive*
-when it is positive but within that, and *not reproduced* when it is zero or negative; "A is on par
-with B" is reproduced when A is not worse by more than twice the standard error.
+"""Write a suite's results: ``results.csv`` (one row per cell), ``results.json`` (leaderboards,
+claims with every per-seed difference), ``README.md`` (per task the leaderboard on the reporting
+seeds with CIs, n and diverged counts, the untuned defaults, the tuning table; the claims table
+with verdicts) and the figures (forest plot per paper, performance profile, loss curves, cost).
 """
 from __future__ import annotations
 
@@ -13,283 +9,278 @@ import csv
 import json
 import math
 import os.path as osp
-import statistics
-from dataclasses import dataclass
 
-from .suite import Suite, Task, cell_id, select_lr
+from .analysis import COST_COLUMNS, column_meta, evaluate_claims, leaderboard, task_columns
+from .suite import Suite
 
-__all__ = ['Column', 'columns', 'summarize', 'cell_rows', 'claims', 'verdict', 'write_report', 'mean_std']
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str          # name in tables / csv
-    source: tuple     # path into a cell result, e.g. ('val', 'mIoU')
-    higher: bool      # higher is better
-    label: str
-    fmt: str = '.2f'
+__all__ = ['write_report', 'write_tuning_report', 'claim_table']
 
 
-def _fmt_for(metric: str) -> str:
-    return '.3f' if metric.startswith('coco/') else '.2f'
-
-
-def columns(task: Task) -> list:
-    m = task.metric
-    cols = [Column('val', ('val', m), True, f'{m} (val)', _fmt_for(m))]
-    if task.ood:
-        cols.append(Column('ood', ('ood', m), True, f'{m} (OOD)', _fmt_for(m)))
-    if task.forgetting:
-        cols.append(Column('forgetting', ('forgetting', 'drop'), False, 'forgetting (upstream top-1 drop)'))
-    for e in task.extra_metrics:
-        cols.append(Column(f'val:{e}', ('val', e), True, f'{e} (val)', _fmt_for(e)))
-    cols += [Column('early_loss', ('derived', 'early_loss'), False, 'train loss, 1st half', '.3f'),
-             Column('train_s', ('cost', 'train_s'), False, 'train time (s)', '.0f'),
-             Column('step_ms', ('cost', 'step_ms'), False, 'optimizer step (ms)', '.1f'),
-             Column('peak_mem_mb', ('cost', 'peak_mem_mb'), False, 'peak memory (MiB)', '.0f'),
-             Column('optimizer_state_mb', ('cost', 'optimizer_state_mb'), False, 'optimizer state (MiB)', '.1f')]
-    return cols
-
-
-def _derived(r: dict) -> dict:
-    loss = [v for _, v in r.get('curves', {}).get('loss', []) if isinstance(v, (int, float)) and math.isfinite(v)]
-    half = loss[:max(1, len(loss) // 2)]
-    return {'early_loss': statistics.fmean(half) if half else float('nan'),
-            'final_loss': loss[-1] if loss else float('nan')}
-
-
-def _get(r: dict, source: tuple):
-    node = _derived(r) if source[0] == 'derived' else r
-    for k in (source[1:] if source[0] == 'derived' else source):
-        if not isinstance(node, dict) or k not in node:
-            return None
-        node = node[k]
-    return float(node) if isinstance(node, (int, float)) else None
-
-
-def mean_std(values):
-    vals = [v for v in values if v is not None and math.isfinite(v)]
-    if not vals:
-        return None, None, 0
-    return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else 0.0), len(vals)
-
-
-def summarize(suite: Suite, results: dict) -> dict:
-    """task key -> {'columns': [...], 'methods': {name: {...}}, 'best': {col: [methods]}}."""
-    out = {}
-    for task in suite.tasks:
-        cols = columns(task)
-        methods = {}
-        for m in task.methods:
-            lr = select_lr(task, m, results, suite.seeds[0])
-            grid = {}
-            for g in m.lrs:
-                r = results.get(cell_id(task.key, m.name, g, suite.seeds[0]))
-                grid[float(g)] = _get(r, ('val', task.metric)) if r else None
-            ids = [cell_id(task.key, m.name, lr, s) for s in suite.seeds] if lr is not None else []
-            cells = [results[cid] for cid in ids if cid in results]
-            stats = {c.key: mean_std([_get(r, c.source) for r in cells]) for c in cols}
-            methods[m.name] = {'lr': lr, 'grid': grid, 'n': len(cells), 'stats': stats,
-                               'values': {c.key: [_get(r, c.source) for r in cells] for c in cols}}
-        best = {}
-        for c in cols:
-            means = {n: v['stats'][c.key][0] for n, v in methods.items() if v['stats'][c.key][0] is not None}
-            if means:
-                target = (max if c.higher else min)(means.values())
-                best[c.key] = [n for n, v in means.items() if v == target]
-        out[task.key] = {'task': task, 'columns': cols, 'methods': methods, 'best': best}
-    return out
-
-
-def verdict(a: list, b: list, higher: bool = True, kind: str = 'better') -> tuple:
-    """(verdict, difference of means in the "better" direction, its standard error)."""
-    ma, sa, na = mean_std(a)
-    mb, sb, nb = mean_std(b)
-    if na == 0 or nb == 0:
-        return 'not run', None, None
-    diff = (ma - mb) if higher else (mb - ma)
-    if na < 2 or nb < 2:
-        return 'inconclusive (one seed)', diff, None
-    se = math.sqrt(sa ** 2 / na + sb ** 2 / nb)
-    if kind == 'on_par':
-        return ('reproduced' if diff >= -2 * se else 'not reproduced'), diff, se
-    if diff > 2 * se:
-        return 'reproduced', diff, se
-    if diff > 0:
-        return 'inconclusive', diff, se
-    return 'not reproduced', diff, se
-
-
-# (paper claim, method, baseline, column key, kind, task regime or key filter)
-CLAIMS = [
-    ('DualOpt (rollback): better fine-tuning than AdamW', 'dualopt_adamw', 'adamw', 'val', 'better', 'finetune'),
-    ('DualOpt (rollback): better fine-tuning than L2-SP', 'dualopt_adamw', 'l2sp_adamw', 'val', 'better', 'finetune'),
-    ('DualOpt (rollback): less forgetting than AdamW', 'dualopt_adamw', 'adamw', 'forgetting', 'better', 'finetune'),
-    ('SPD: better in distribution than AdamW', 'spd_adamw', 'adamw', 'val', 'better', 'finetune'),
-    ('SPD: more robust out of distribution than AdamW', 'spd_adamw', 'adamw', 'ood', 'better', 'finetune'),
-    ('SPD: more robust out of distribution than L2-SP', 'spd_adamw', 'l2sp_adamw', 'ood', 'better', 'finetune'),
-    ('DualOpt (layer-wise decay): better from scratch than AdamW', 'dualopt_adamw_scratch', 'adamw', 'val',
-     'better', 'scratch'),
-    ('OSGD: better early exit 0 than SGD', 'osgd', 'sgd', 'val:exit0/top1', 'better', 'scratch'),
-    ('OSGD: better early exit 1 than SGD', 'osgd', 'sgd', 'val:exit1/top1', 'better', 'scratch'),
-    ('OSGD: better early exit 2 than SGD', 'osgd', 'sgd', 'val:exit2/top1', 'better', 'scratch'),
-    ('Random scaling: SGD-momentum-level accuracy', 'random_scaled_sgd', 'sgd', 'val', 'on_par', 'scratch'),
-    ('Hybrid update: faster convergence than SGD (lower early training loss)', 'hybrid_sgd', 'sgd',
-     'early_loss', 'better', 'scratch'),
-    ('Hybrid update: accuracy at least SGD\'s', 'hybrid_sgd', 'sgd', 'val', 'on_par', 'scratch'),
-]
-
-
-def claims(suite: Suite, summary: dict) -> list:
-    rows = []
-    for claim, method, base, col, kind, regime in CLAIMS:
-        for key, s in summary.items():
-            task = s['task']
-            if task.regime != regime or method not in s['methods'] or base not in s['methods']:
-                continue
-            c = next((c for c in s['columns'] if c.key == col), None)
-            if c is None:
-                continue
-            v, diff, se = verdict(s['methods'][method]['values'][col], s['methods'][base]['values'][col],
-                                  c.higher, kind)
-            rows.append({'claim': claim, 'task': key, 'method': method, 'baseline': base, 'column': c.label,
-                         'diff': diff, 'se': se, 'verdict': v, 'fmt': c.fmt})
-    return rows
-
-
-def cell_rows(suite: Suite, results: dict) -> list:
-    rows = []
-    winners = {}
-    for task in suite.tasks:
-        for m in task.methods:
-            winners[(task.key, m.name)] = select_lr(task, m, results, suite.seeds[0])
-    for r in sorted(results.values(), key=lambda r: r['id']):
-        try:
-            task = suite.task(r['task'])
-        except KeyError:
-            continue
-        row = {'id': r['id'], 'task': r['task'], 'regime': r['regime'], 'method': r['method'], 'lr': r['lr'],
-               'seed': r['seed'], 'selected_lr': winners.get((r['task'], r['method'])) == r['lr'],
-               'metric': task.metric}
-        for c in columns(task):
-            row[c.key] = _get(r, c.source)
-        row.update({'iters': r['cost']['iters'], 'eval_s': r['cost'].get('eval_s'),
-                    'final_loss': _derived(r)['final_loss'], 'upstream_top1': _get(r, ('forgetting', 'upstream_top1')),
-                    'machine': r['env']['machine'], 'threads': r['env']['threads'], 'torch': r['env']['torch'],
-                    'commit': r['env']['commit'], 'config': r['config']})
-        rows.append(row)
-    return rows
-
-
-def _cell(stat, fmt, bold):
-    m, s, n = stat
-    if m is None:
+def _f(v, fmt='.3g'):
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return '—'
-    text = f'{m:{fmt}} ± {s:{fmt}}' if n > 1 else f'{m:{fmt}}'
-    return f'**{text}**' if bold else text
+    return format(v, fmt)
 
 
-def _leaderboard(s: dict) -> list:
-    task, cols, methods = s['task'], s['columns'], s['methods']
-    head = [c for c in cols if c.source[0] != 'cost']
-    lines = ['| method | lr (won) | n | ' + ' | '.join(c.label for c in head) + f' | Δ val vs {task.baseline} |',
-             '|---|---:|---:|' + '---:|' * len(head) + '---:|']
-    base = methods[task.baseline]['stats']['val'][0]
-    order = [task.baseline] + [m.name for m in task.methods if m.name != task.baseline]
-    for name in order:
-        v = methods[name]
-        cells = [_cell(v['stats'][c.key], c.fmt, name in s['best'].get(c.key, [])) for c in head]
-        mv = v['stats']['val'][0]
-        delta = '—' if name == task.baseline or mv is None or base is None else f'{mv - base:+{cols[0].fmt}}'
+def _fmt_for(task, column):
+    if column.startswith('cost:'):
+        return '.1f'
+    if column in ('iters_to_target',):
+        return '.0f'
+    if column in ('seconds_to_target',):
+        return '.1f'
+    m = task.metric if column in ('metric', 'ood', 'ood_gap') else column
+    return '.3f' if 'mAP' in m else '.2f'
+
+
+def _setting(s: dict) -> str:
+    return ', '.join(f'{k}={v:g}' if isinstance(v, float) else f'{k}={v}' for k, v in sorted(s.items()))
+
+
+def _env_line(results: dict) -> list:
+    envs = {json.dumps({k: v for k, v in r['env'].items() if k != 'commit'}, sort_keys=True) for r in results.values()}
+    commits = sorted({r['env']['commit'] for r in results.values()})
+    lines = []
+    for e in sorted(envs):
+        e = json.loads(e)
+        lines.append(f"Machine: {e['machine']}, {e['threads']} torch threads; python {e['python']}, torch {e['torch']}, "
+                     f"mmengine {e['mmengine']}, mmcv {e['mmcv']}, mmdet {e['mmdet']}, mmseg {e['mmseg']}, "
+                     f"mmpretrain {e['mmpretrain']}; commit(s) {', '.join(commits)}.")
+    return lines
+
+
+def _tuning_table(suite: Suite, tuning: dict, task) -> list:
+    tt = tuning['tasks'][task.key]
+    fmt = _fmt_for(task, 'metric')
+    lines = [f'| method | configurations: setting → mean val {task.metric} over tuning seeds | winner | defaults (untuned) |',
+             '|---|---|---|---|']
+    for name in task.methods:
+        e = tt['methods'].get(name)
+        if e is None:
+            src = suite.method(name).copy_setting_from
+            lines.append(f'| {name} | not tuned: {src}\'s winner + {_setting(suite.method(name).defaults)} | — | — |')
+            continue
+        cfgs = '; '.join(f"{_setting(c['setting'])} → {_f(c['mean'], fmt)}" + (f" ({len(c['diverged'])} diverged)"
+                                                                          if c['diverged'] else '')
+                         for c in e['configs'])
+        d = e.get('defaults')
+        dtext = '—' if d is None else f"{_setting(d['setting'])} → {_f(d['mean'], fmt)}"
+        lines.append(f"| {name} | {cfgs} | {_setting(e['winner']['setting'])} | {dtext} |")
+    return lines
+
+
+def write_tuning_report(suite: Suite, tuning: dict) -> list:
+    L = []
+    for task in suite.tasks:
+        tt = tuning['tasks'][task.key]
+        adm = tt.get('admission')
+        status = tt['status']
+        if adm:
+            L.append(f"**{task.key}** ({status}): baseline {task.baseline} reaches {_f(adm['baseline_mean'], '.3f')} "
+                     f"val {task.metric} on the tuning seeds; admission level {_f(adm['level'], '.3f')} "
+                     f"(half-way from trivial {adm['trivial']:g} to the config's own reference {adm['reference']:g}).")
+        else:
+            L.append(f'**{task.key}** ({status}): no admission level stated.')
+        L.append('')
+        L += _tuning_table(suite, tuning, task) + ['']
+    return L
+
+
+def claim_table(rows: list) -> list:
+    L = ['| paper | claim | task | primary | n | mean diff [CI95] | margin δ | per-seed differences | perm. p | verdict | n to decide |',
+         '|---|---|---|---|---:|---|---:|---|---:|---|---:|']
+    for r in rows:
+        c = r.get('comparison')
+        if c is None:
+            L.append(f"| {r['paper']} | {r['claim']} | {r['task']} | {'yes' if r['primary'] else ''} | 0 | — | — | — | — | {r['verdict']} | — |")
+            continue
+        fmt = '.4f' if 'mAP' in r['label'] else '.3f' if r['unit'] == 'log ratio' else '.2f'
+        diffs = ', '.join(f'{s}: {d:+{fmt}}' for s, d in sorted(c.diffs.items()))
+        ci = f"{c.mean:+{fmt}} [{_f(c.ci95[0], '+' + fmt)}, {_f(c.ci95[1], '+' + fmt)}]"
+        div = {k: v for k, v in r['diverged'].items() if v}
+        verdict = r['verdict'] + (f" ({'; '.join(f'{k}: {len(v)} diverged' for k, v in div.items())})" if div else '')
+        if c.p_adjusted != c.p and not r['primary']:
+            verdict += ' (Holm)'
+        ntd = '—' if c.verdict != 'undecided' else ('> 1000' if c.n_to_decide is None else str(c.n_to_decide))
+        L.append(f"| {r['paper']} | {r['claim']} ({r['label']}) | {r['task']} | {'yes' if r['primary'] else ''} | {c.n} | {ci} | "
+                 f"{r['delta']:{fmt}} | {diffs} | {_f(c.p_perm, '.3f')} | {verdict} | {ntd} |")
+    return L
+
+
+def _leaderboard_lines(suite, tuning, board, task) -> list:
+    s = board[task.key]
+    cols = [c for c in s['columns'] if not c.startswith('cost:')]
+    head = ['method', 'setting', 'n (diverged)'] + [column_meta(c, task)['label'] for c in cols] + ['defaults: val (tuning seeds)']
+    L = ['| ' + ' | '.join(head) + ' |', '|---|---|---:|' + '---:|' * len(cols) + '---:|']
+    tt = tuning['tasks'][task.key]
+    for name in task.methods:
+        v = s['methods'][name]
+        e = tt['methods'].get(name)
+        setting = _setting(e['winner']['setting']) if e else f"= {suite.method(name).copy_setting_from}'s + {_setting(suite.method(name).defaults)}"
+        cells = []
+        for c in cols:
+            m, lo, hi = v['summary'][c]
+            fmt = _fmt_for(task, c)
+            cells.append('—' if m is None else (f'{m:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]' if lo != hi else f'{m:{fmt}}'))
+        d = e.get('defaults') if e else None
         label = f'{name} (baseline)' if name == task.baseline else name
-        lr = '—' if v['lr'] is None else f"{v['lr']:g}"
-        lines.append(f'| {label} | {lr} | {v["n"]} | ' + ' | '.join(cells) + f' | {delta} |')
-    return lines
+        L.append(f"| {label} | {setting} | {v['n']} ({len(v['diverged'])}) | " + ' | '.join(cells)
+                 + f" | {'—' if d is None else _f(d['mean'], _fmt_for(task, 'metric'))} |")
+    L += ['', 'Cost (median over the reporting seeds; CPU times vary ~15 % between runs on this VM):', '',
+          '| method | ' + ' | '.join(column_meta(c, task)['label'] for c in COST_COLUMNS) + ' |',
+          '|---|' + '---:|' * len(COST_COLUMNS)]
+    import statistics
+    for name in task.methods:
+        vals = s['methods'][name]['values']
+        cells = []
+        for c in COST_COLUMNS:
+            xs = list(vals.get(c, {}).values())
+            cells.append('—' if not xs else f'{statistics.median(xs):.1f} ({min(xs):.1f}-{max(xs):.1f})')
+        L.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+    return L
 
 
-def _cost_table(s: dict) -> list:
-    cols = [c for c in s['columns'] if c.source[0] == 'cost']
-    lines = ['| method | ' + ' | '.join(c.label for c in cols) + ' |', '|---|' + '---:|' * len(cols)]
-    for m in s['task'].methods:
-        v = s['methods'][m.name]
-        lines.append(f'| {m.name} | ' + ' | '.join(_cell(v['stats'][c.key], c.fmt, m.name in s['best'].get(c.key, []))
-                                               for c in cols) + ' |')
-    return lines
+def _figures(suite, tuning, results, board, rows, out_dir) -> dict:
+    from . import figures
+    made = {'tasks': {}, 'papers': {}, 'profile': None}
+    for paper in dict.fromkeys(r['paper'] for r in rows):
+        prow = []
+        for r in rows:
+            c = r.get('comparison')
+            if r['paper'] != paper or c is None:
+                continue
+            prow.append({'label': f"{r['claim']} — {r['task']}", 'method': r['method'], 'diffs': c.diffs,
+                         'mean': c.mean, 'ci95': c.ci95, 'ci90': c.ci90, 'delta': r['delta'],
+                         'verdict': r['verdict'], 'primary': r['primary'], 'kind': r['kind'], 'unit': r['unit']})
+        if prow:
+            name = 'forest_' + ''.join(ch if ch.isalnum() else '_' for ch in paper.lower()).strip('_') + '.png'
+            figures.forest_plot(prow, osp.join(out_dir, name), f'{paper}: paired differences on the reporting seeds')
+            made['papers'][paper] = name
+    # performance profile across the tasks that share methods (fine-tuning tasks, say)
+    scores, trivial = {}, {}
+    for task in suite.tasks:
+        s = board[task.key]['methods']
+        scores[task.key] = {n: v['summary']['metric'][0] for n, v in s.items() if v['summary']['metric'][0] is not None}
+        trivial[task.key] = float(task.admission['trivial']) if task.admission else 0.0
+    if len(scores) >= 2 and any(scores.values()):
+        figures.performance_profile({k: v for k, v in scores.items() if v}, osp.join(out_dir, 'performance_profile.png'),
+                                    f'{suite.name}: performance profile (test metric)', trivial=trivial)
+        made['profile'] = 'performance_profile.png'
+    for task in suite.tasks:
+        files = []
+        curves = {}
+        for name in task.methods:
+            cs = [r['curves']['loss'] for r in results.values() if r.get('phase') == 'reporting'
+                  and r['task'] == task.key and r['method'] == name and r['curves']['loss']]
+            if cs:
+                curves[name] = cs
+        if curves:
+            f = f'{task.key}_loss.png'
+            figures.loss_curves(curves, osp.join(out_dir, f), f'{task.key}: training loss (reporting seeds)',
+                                target=tuning['tasks'][task.key].get('loss_target'))
+            files.append(f)
+        vals = {n: board[task.key]['methods'][n]['values']['metric'] for n in task.methods
+                if board[task.key]['methods'][n]['values']['metric']}
+        if vals:
+            f = f'{task.key}_metric.png'
+            figures.metric_plot(vals, osp.join(out_dir, f), f'{task.key}: {task.metric} on the test split',
+                                f'{task.metric} (test)')
+            files.append(f)
+        costs = {}
+        for n in task.methods:
+            v = board[task.key]['methods'][n]['values']
+            entry = {'optimizer step (ms)': list(v['cost:step_ms'].values()),
+                     'train time (s)': list(v['cost:train_s'].values())}
+            if any(entry.values()):
+                costs[n] = entry
+        if costs:
+            f = f'{task.key}_cost.png'
+            figures.cost_plot(costs, osp.join(out_dir, f), f'{task.key}: cost per reporting seed')
+            files.append(f)
+        made['tasks'][task.key] = files
+    return made
 
 
-def _grid_table(suite: Suite, summary: dict) -> list:
-    lines = ['| task | method | ' + ' | '.join(['lr: val metric (seed %d)' % suite.seeds[0]]) + ' | won |',
-             '|---|---|---|---:|']
-    for key, s in summary.items():
-        for m in s['task'].methods:
-            v = s['methods'][m.name]
-            fmt = s['columns'][0].fmt
-            grid = ', '.join(f'{lr:g}: ' + ('—' if val is None else f'{val:{fmt}}') for lr, val in v['grid'].items())
-            lines.append(f"| {key} | {m.name} | {grid} | {'—' if v['lr'] is None else format(v['lr'], 'g')} |")
-    return lines
-
-
-def write_report(suite: Suite, results: dict, out_dir: str, command: str, plots: bool = True) -> dict:
-    """Write ``results.csv``, ``results.json``, ``README.md`` (and the plots) into ``out_dir``."""
-    summary = summarize(suite, results)
-    rows = cell_rows(suite, results)
+def _csv(results: dict, path: str) -> None:
+    rows = []
+    for r in sorted(results.values(), key=lambda r: r['id']):
+        row = {'id': r['id'], 'phase': r.get('phase'), 'task': r['task'], 'method': r['method'], 'tag': r.get('tag'),
+               'seed': r['seed'], 'setting': json.dumps(r.get('setting'), sort_keys=True), 'diverged': r.get('diverged'),
+               'spec_hash': r.get('spec_hash'), 'commit': r['env']['commit']}
+        for split in ('val', 'test', 'ood'):
+            for k, v in (r.get(split) or {}).items():
+                row[f'{split}:{k}'] = v
+        f = r.get('forgetting') or {}
+        row['forgetting_bn'] = f.get('drop_bn')
+        row['forgetting_raw'] = f.get('drop')
+        for k in ('iters', 'train_s', 'eval_s', 'step_ms', 'peak_mem_mb', 'optimizer_state_mb'):
+            row[k] = r['cost'].get(k)
+        rows.append(row)
     fields = []
     for r in rows:
         fields += [k for k in r if k not in fields]
-    with open(osp.join(out_dir, 'results.csv'), 'w', newline='') as f:
-        w = csv.DictWriter(f, fieldnames=fields)
+    with open(path, 'w', newline='') as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
-    claim_rows = claims(suite, summary)
+
+
+def _comparison_json(c):
+    if c is None:
+        return None
+    return {'n': c.n, 'mean': c.mean, 'sd': c.sd, 'ci95': list(c.ci95), 'ci90': list(c.ci90),
+            'diffs': {str(k): v for k, v in c.diffs.items()}, 'p': c.p, 'p_adjusted': c.p_adjusted,
+            'p_perm': c.p_perm, 'verdict': c.verdict, 'mde': c.mde, 'n_to_decide': c.n_to_decide}
+
+
+def write_report(suite: Suite, tuning: dict, results: dict, out_dir: str, command: str, figures: bool = True) -> list:
+    """Everything the reporting phase produced (``tuning`` = tuning.json); returns the claim rows."""
+    _csv(results, osp.join(out_dir, 'results.csv'))
+    board = leaderboard(suite, tuning, results)
+    rows = evaluate_claims(suite, tuning, results)
     with open(osp.join(out_dir, 'results.json'), 'w') as f:
-        json.dump({'suite': suite.name, 'seeds': list(suite.seeds), 'cells': rows,
-                   'claims': [{k: v for k, v in c.items() if k != 'fmt'} for c in claim_rows],
-                   'leaderboard': {k: {n: {'lr': v['lr'], 'n': v['n'],
-                                           'mean_std': {c: list(st[:2]) for c, st in v['stats'].items()}}
-                                       for n, v in s['methods'].items()} for k, s in summary.items()}},
+        json.dump({'suite': suite.name, 'source': suite.source, 'tuning_seeds': list(suite.tuning_seeds),
+                   'reporting_seeds': list(suite.reporting_seeds),
+                   'claims': [{**{k: v for k, v in r.items() if k != 'comparison'},
+                               'comparison': _comparison_json(r.get('comparison'))} for r in rows],
+                   'leaderboard': {k: {n: {'n': v['n'], 'diverged': v['diverged'], 'summary': v['summary'],
+                                           'values': {c: {str(s): x for s, x in vs.items()} for c, vs in v['values'].items()}}
+                                       for n, v in b['methods'].items()} for k, b in board.items()}},
                   f, indent=1, default=float)
-    pngs = {}
-    if plots:
-        from .plots import make_plots
-        pngs = make_plots(suite, results, summary, out_dir)
-    envs = {json.dumps({k: v for k, v in r['env'].items() if k != 'commit'}, sort_keys=True) for r in results.values()}
-    commits = sorted({r['env']['commit'] for r in results.values()})
-    expected = sum(len(m.lrs) + len(suite.seeds) - 1 for t in suite.tasks for m in t.methods)
+    made = _figures(suite, tuning, results, board, rows, out_dir) if figures else {'tasks': {}, 'papers': {}, 'profile': None}
+    rep = [r for r in results.values() if r.get('phase') == 'reporting']
+    tun = [r for r in results.values() if r.get('phase') == 'tuning']
+    hours = lambda rs: sum(r['wall_s'] for r in rs) / 3600  # noqa: E731
     L = [f'# Benchmark suite `{suite.name}`: {suite.description}', '',
-         f'Produced by `{command}` (resumable; a finished suite reruns nothing). Protocol, metrics and '
-         'the claims rule: [results/README.md](../README.md). '
-         f'{len(results)} of {expected} cells finished; seeds {", ".join(map(str, suite.seeds))}.', '']
-    for e in envs:
-        e = json.loads(e)
-        L.append(f"Machine: {e['machine']}, {e['threads']} torch threads; python {e['python']}, torch {e['torch']}, "
-                 f"mmengine {e['mmengine']}, mmcv {e['mmcv']}, mmdet {e['mmdet']}, mmseg {e['mmseg']}, "
-                 f"mmpretrain {e['mmpretrain']}; commit(s) {', '.join(commits)}.")
-    notes = {}
-    for r in results.values():
-        if r.get('notes'):
-            notes.setdefault(r['notes'], []).append(r['id'])
-    for text, ids in notes.items():
-        L += ['', f'Note on {len(ids)} cell(s): {text}']
-    L += ['', 'Mean ± standard deviation over the seeds, at each method\'s winning lr (grid below); '
-          '**bold** = best mean in the column; forgetting = pre-trained minus fine-tuned upstream top-1 '
-          '(points, lower is better).', '']
-    for key, s in summary.items():
-        iters = sorted({r['cost']['iters'] for r in results.values() if r['task'] == key})
-        length = f"schedule length {s['task'].length}" if s['task'].length else 'full schedule'
-        L += [f'## {key}', '', f"`configs/{s['task'].config}` with each method's leaf in "
-              f"`configs/{s['task'].config.split('/')[0]}/optimizers/`; {length} "
-              f"({'/'.join(map(str, iters)) or '?'} training iterations); baseline: {s['task'].baseline}.", '']
-        L += _leaderboard(s) + ['', 'Cost (means over seeds):', ''] + _cost_table(s) + ['']
-        for name in pngs.get(key, []):
-            L.append(f'![{name}]({name})')
+         f'Produced by `{command}` from `{suite.source}` under protocol v2 ([results/README.md](../README.md)): '
+         f'tuning on seeds {", ".join(map(str, suite.tuning_seeds))} (val split, {suite.budget} configurations per '
+         f'method, {suite.sampler}), reporting on held-out seeds {", ".join(map(str, suite.reporting_seeds))} '
+         f'(test split). {len(tun)} tuning cells ({hours(tun):.2f} h), {len(rep)} reporting cells ({hours(rep):.2f} h).', '']
+    L += _env_line(results) + ['']
+    L += ['## Claims', '',
+          'Paired by seed: d = method − baseline in the claim\'s "better" direction (for forgetting and '
+          'iterations to target: baseline − method; iterations as a log ratio). *superior* if CI95 > 0, '
+          '*inferior* if CI95 < 0, *no meaningful gain* if CI90 ⊂ (−δ, δ); "on par" claims: *non-inferior* if '
+          'CI90 > −δ. Secondary rows are Holm-corrected within their paper; rows of an exploratory task '
+          '(its baseline below the admission level) decide nothing. "n to decide": reporting seeds at which an '
+          'undecided row would be decided with 80 % power if the observed mean and SD were true.', '']
+    L += claim_table(rows) + ['']
+    for paper, f in made['papers'].items():
+        L.append(f'![{paper}]({f})')
+    if made['profile']:
+        L.append(f"![performance profile]({made['profile']})")
+    L.append('')
+    for task in suite.tasks:
+        tt = tuning['tasks'][task.key]
+        L += [f'## {task.key} ({tt["status"]})', '',
+              f'`configs/{task.config}`, {task.regime}; schedule length {task.length or "as in the config"}; '
+              f'baseline {task.baseline}. Mean [t-based CI95] over the reporting seeds; a diverged run scores '
+              f'the floor ({task.metric_floor:g}).', '']
+        L += _leaderboard_lines(suite, tuning, board, task) + ['']
+        for f in made['tasks'].get(task.key, []):
+            L.append(f'![{f}]({f})')
         L.append('')
-    L += ['## Paper claims at this scale', '',
-          '| claim | task | difference (± s.e.) | verdict |', '|---|---|---:|---|']
-    for c in claim_rows:
-        d = '—' if c['diff'] is None else (f"{c['diff']:+{c['fmt']}}" + ('' if c['se'] is None else f" ± {c['se']:{c['fmt']}}"))
-        L.append(f"| {c['claim']} | {c['task']} | {d} | {c['verdict']} |")
-    L += ['', 'Difference = method minus baseline in the direction the claim says is better (for '
-          'forgetting and loss: baseline minus method).', '', '## Learning-rate grid', ''] + _grid_table(suite, summary)
+    L += ['## Tuning (frozen in tuning.json)', ''] + write_tuning_report(suite, tuning)
     with open(osp.join(out_dir, 'README.md'), 'w') as f:
         f.write('\n'.join(L) + '\n')
-    return summary
+    return rows

@@ -2,16 +2,23 @@
 
 For a world ``W`` (``downstream`` or ``upstream``) under ``root`` it writes::
 
-    W/coco/annotations/instances_{train2017,val2017,val_ood2017}.json   (COCO: boxes, RLE masks)
-    W/coco/{train2017,val2017,val_ood2017}/000000.jpg
-    W/ade/images/{training,validation,validation_ood}/000000.jpg        (ADE20K layout)
-    W/ade/annotations/{training,validation,validation_ood}/000000.png   (0 = unlabelled, 1 = background,
-                                                                         2.. = object classes)
-    W/cls/{train,val,val_ood}/<class>/000000_0.jpg                      (mmpretrain CustomDataset)
-    W/manifest.json                                                      (the generation arguments)
+    W/coco/annotations/instances_{train2017,val2017,val_ood2017,test2017}.json   (COCO: boxes, RLE masks)
+    W/coco/{train2017,val2017,val_ood2017,test2017}/000000.jpg
+    W/ade/images/{training,validation,validation_ood,test}/000000.jpg  (ADE20K layout)
+    W/ade/annotations/{training,validation,validation_ood,test}/000000.png
+                                                  (0 = unlabelled, 1 = background, 2.. = object classes)
+    W/cls/{train,val,val_ood,test}/<class>/000000_0.jpg                (mmpretrain CustomDataset)
+    W/manifest.json                                                    (the generation arguments)
 
 The three formats describe the *same* scenes: the semantic label map is the union of the instance
 masks, and classification samples are crops around the (mostly unoccluded) objects.
+
+Splits: ``train``; ``val`` (tuning and model selection); ``test`` (reported numbers: fresh scenes,
+larger, rendered like val); ``val_ood`` (unseen backgrounds + one corruption per image). Every
+scene is seeded from ``(world, split, index, seed)`` alone, so a split's images do not depend on
+the sizes of the other splits, and the splits are disjoint by construction. The classification
+``test`` split is drawn from ``num_test_cls`` scenes, the first ``num_test`` of which are exactly
+the COCO / ADE test scenes (the others only feed crops).
 """
 from __future__ import annotations
 
@@ -27,26 +34,52 @@ from PIL import Image
 from .shapes import WORLDS, render_scene, scene_rng
 
 __all__ = ['SyntheticSpec', 'generate_world', 'ensure_synthetic_data', 'default_data_root',
-           'COCO_SPLITS', 'ADE_SPLITS', 'CLS_SPLITS', 'seg_classes']
+           'COCO_SPLITS', 'ADE_SPLITS', 'CLS_SPLITS', 'WORLD_DEFAULTS', 'seg_classes']
 
-COCO_SPLITS = {'train': 'train2017', 'val': 'val2017', 'val_ood': 'val_ood2017'}
-ADE_SPLITS = {'train': 'training', 'val': 'validation', 'val_ood': 'validation_ood'}
-CLS_SPLITS = {'train': 'train', 'val': 'val', 'val_ood': 'val_ood'}
-FORMAT_VERSION = 1
+COCO_SPLITS = {'train': 'train2017', 'val': 'val2017', 'val_ood': 'val_ood2017', 'test': 'test2017'}
+ADE_SPLITS = {'train': 'training', 'val': 'validation', 'val_ood': 'validation_ood', 'test': 'test'}
+CLS_SPLITS = {'train': 'train', 'val': 'val', 'val_ood': 'val_ood', 'test': 'test'}
+# 2: the `test` split (and its manifest stats) was added; train / val / val_ood scenes are unchanged
+FORMAT_VERSION = 2
+
+# Sizes a world gets when the spec leaves them unset (None). The upstream world's cls val split is
+# what forgetting is measured on, so it is larger: 300 scenes give >= 1,000 crops.
+WORLD_DEFAULTS = {
+    'downstream': {'num_val': 100},
+    'upstream': {'num_val': 300},
+}
 
 
 @dataclass(frozen=True)
 class SyntheticSpec:
-    """Everything that determines the generated files (written to ``manifest.json``)."""
+    """Everything that determines the generated files (written to ``manifest.json``).
+
+    Sizes are numbers of scenes (COCO / ADE images); each scene gives ~3.7 classification crops.
+    ``num_val=None`` takes the world's default (:data:`WORLD_DEFAULTS`); the spec stores the
+    resolved number. ``num_test_cls`` scenes feed the classification test split (>= 1,500 crops by
+    default); the first ``num_test`` of them are the COCO / ADE test scenes, so it must be >=
+    ``num_test``.
+    """
     world: str = 'downstream'
     seed: int = 0
     image_size: int = 128
     num_train: int = 300
-    num_val: int = 100
-    num_val_ood: int = 100
+    num_val: int | None = None
+    num_val_ood: int = 300
     cls_size: int = 64
     min_cls_visible: float = 0.75
+    num_test: int = 300
+    num_test_cls: int = 450
     version: int = FORMAT_VERSION
+
+    def __post_init__(self):
+        if self.num_val is None:
+            object.__setattr__(self, 'num_val', WORLD_DEFAULTS.get(self.world, WORLD_DEFAULTS['downstream'])['num_val'])
+
+    def split_sizes(self) -> dict:
+        """``split -> (COCO / ADE scenes, classification scenes)``."""
+        return {'train': (self.num_train, self.num_train), 'val': (self.num_val, self.num_val),
+                'val_ood': (self.num_val_ood, self.num_val_ood), 'test': (self.num_test, self.num_test_cls)}
 
 
 def default_data_root() -> str:
@@ -92,9 +125,12 @@ def generate_world(root: str, spec: SyntheticSpec = SyntheticSpec()) -> str:
     """
     if spec.world not in WORLDS:
         raise ValueError(f'unknown world {spec.world!r}; expected one of {sorted(WORLDS)}')
-    for name in ('num_train', 'num_val', 'num_val_ood'):
+    for name in ('num_train', 'num_val', 'num_val_ood', 'num_test', 'num_test_cls'):
         if getattr(spec, name) < 1:
             raise ValueError(f'{name} must be >= 1, got {getattr(spec, name)}')
+    if spec.num_test_cls < spec.num_test:
+        raise ValueError(f'num_test_cls ({spec.num_test_cls}) must be >= num_test ({spec.num_test}): the '
+                         'classification test split is cut from the COCO / ADE test scenes and more')
     if spec.image_size < 32:
         raise ValueError(f'image_size must be >= 32, got {spec.image_size}')
     world = WORLDS[spec.world]
@@ -104,9 +140,8 @@ def generate_world(root: str, spec: SyntheticSpec = SyntheticSpec()) -> str:
 
     categories = [{'id': i + 1, 'name': name, 'supercategory': 'shape'}
                   for i, name in enumerate(world.classes)]
-    counts = {'train': spec.num_train, 'val': spec.num_val, 'val_ood': spec.num_val_ood}
     stats = {}
-    for split, n in counts.items():
+    for split, (n, n_cls) in spec.split_sizes().items():
         coco_dir = osp.join(tmp, 'coco', COCO_SPLITS[split])
         ade_img = osp.join(tmp, 'ade', 'images', ADE_SPLITS[split])
         ade_ann = osp.join(tmp, 'ade', 'annotations', ADE_SPLITS[split])
@@ -114,35 +149,38 @@ def generate_world(root: str, spec: SyntheticSpec = SyntheticSpec()) -> str:
         for d in (coco_dir, ade_img, ade_ann, *(osp.join(cls_dir, c) for c in world.classes)):
             os.makedirs(d, exist_ok=True)
         images, annotations, n_crops = [], [], 0
-        for index in range(n):
+        for index in range(max(n, n_cls)):
             rng = scene_rng(spec.world, split, index, spec.seed)
             scene = render_scene(world, rng, size=spec.image_size, ood=(split == 'val_ood'))
             stem = f'{index:06d}'
-            _save_jpg(scene.image, osp.join(coco_dir, stem + '.jpg'))
-            shutil.copyfile(osp.join(coco_dir, stem + '.jpg'), osp.join(ade_img, stem + '.jpg'))
-            images.append({'id': index + 1, 'file_name': stem + '.jpg', 'width': spec.image_size,
-                           'height': spec.image_size, 'background': scene.background,
-                           'corruption': scene.corruption})
-            label_map = np.ones((spec.image_size, spec.image_size), dtype=np.uint8)
-            for k, obj in enumerate(scene.objects):
-                box = _bbox(obj.mask)
-                annotations.append({
-                    'id': len(annotations) + 1, 'image_id': index + 1, 'category_id': obj.label + 1,
-                    'bbox': box, 'area': int(obj.mask.sum()), 'segmentation': _rle(obj.mask),
-                    'iscrowd': 0})
-                label_map[obj.mask] = obj.label + 2
-                if obj.mask.sum() >= spec.min_cls_visible * obj.full_area:
-                    crop = _crop(scene.image, box, spec.cls_size)
-                    _save_jpg(crop, osp.join(cls_dir, world.classes[obj.label], f'{stem}_{k}.jpg'))
-                    n_crops += 1
-            Image.fromarray(label_map).save(osp.join(ade_ann, stem + '.png'))
+            if index < n:  # a COCO / ADE scene
+                _save_jpg(scene.image, osp.join(coco_dir, stem + '.jpg'))
+                shutil.copyfile(osp.join(coco_dir, stem + '.jpg'), osp.join(ade_img, stem + '.jpg'))
+                images.append({'id': index + 1, 'file_name': stem + '.jpg', 'width': spec.image_size,
+                               'height': spec.image_size, 'background': scene.background,
+                               'corruption': scene.corruption})
+                label_map = np.ones((spec.image_size, spec.image_size), dtype=np.uint8)
+                for obj in scene.objects:
+                    annotations.append({
+                        'id': len(annotations) + 1, 'image_id': index + 1, 'category_id': obj.label + 1,
+                        'bbox': _bbox(obj.mask), 'area': int(obj.mask.sum()),
+                        'segmentation': _rle(obj.mask), 'iscrowd': 0})
+                    label_map[obj.mask] = obj.label + 2
+                Image.fromarray(label_map).save(osp.join(ade_ann, stem + '.png'))
+            if index < n_cls:  # its classification crops
+                for k, obj in enumerate(scene.objects):
+                    if obj.mask.sum() >= spec.min_cls_visible * obj.full_area:
+                        crop = _crop(scene.image, _bbox(obj.mask), spec.cls_size)
+                        _save_jpg(crop, osp.join(cls_dir, world.classes[obj.label], f'{stem}_{k}.jpg'))
+                        n_crops += 1
         os.makedirs(osp.join(tmp, 'coco', 'annotations'), exist_ok=True)
         with open(osp.join(tmp, 'coco', 'annotations', f'instances_{COCO_SPLITS[split]}.json'), 'w') as f:
             json.dump({'info': {'description': f'dualopt_mm synthetic shapes ({spec.world}/{split})',
                                 'version': str(FORMAT_VERSION)},
                        'licenses': [], 'images': images, 'annotations': annotations,
                        'categories': categories}, f)
-        stats[split] = {'images': n, 'instances': len(annotations), 'cls_samples': n_crops}
+        stats[split] = {'images': n, 'instances': len(annotations), 'cls_scenes': n_cls,
+                        'cls_samples': n_crops}
 
     with open(osp.join(tmp, 'manifest.json'), 'w') as f:
         json.dump({'spec': asdict(spec), 'classes': list(world.classes), 'stats': stats}, f, indent=1)

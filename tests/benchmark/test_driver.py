@@ -1,7 +1,8 @@
-"""The benchmark run end to end on the fake data: interruption and resume, skipping finished cells,
-stale results, forced reruns, the forgetting evaluation, the report."""
+"""The benchmark run end to end on the fake data (protocol v2): a tuning phase that freezes its
+winners, a reporting phase on held-out seeds, interruption and resume, skipping finished cells,
+stale results, forced reruns, the forgetting evaluation (raw and after BN re-estimation), the
+report, and a suite file that compares a torch optimizer outside the project (RAdam)."""
 import csv
-import dataclasses
 import io
 import json
 import os
@@ -9,23 +10,47 @@ import os.path as osp
 
 import pytest
 
-from dualopt_mm.benchmark import Method, Suite, Task, cell_id, expand
 from dualopt_mm.benchmark import cell as cell_mod
-from dualopt_mm.benchmark.driver import StaleResultError, load_results, run_suite
+from dualopt_mm.benchmark import load_suite, reporting_cells, suite_from_dict, tuning_cells
+from dualopt_mm.benchmark.driver import StaleResultError, load_results, load_tuning, run_suite
 
-UP = ('classification/resnet18_upstream.py', 'checkpoints/upstream_resnet18.pth')
+UP = dict(config='classification/resnet18_upstream.py', checkpoint='checkpoints/upstream_resnet18.pth')
+_pre = dict(pretrained_prefixes=['backbone'], norm_decay_mult=0.0)
 
 
-def tiny_suite(length=1):
-    task = Task('cls', 'finetune', 'classification/resnet18_shapes.py', 'accuracy/top1',
-                (Method('adamw', (1e-3, 2e-3)), Method('dualopt_adamw', (1e-3,))),
-                baseline='adamw', length=length, forgetting=True)
-    return Suite('tiny', (task,), seeds=(0, 1), upstream=UP, description='test')
+def tiny_dict(length=1, **over):
+    d = dict(
+        name='tiny', description='test', upstream=UP,
+        seeds=dict(tuning=[100], reporting=[0, 1]), search=dict(budget=2, sampler='grid'),
+        margins={'accuracy/top1': 1.5, 'forgetting': 1.5, 'iters_to_target': dict(relative=0.1)},
+        methods=dict(
+            adamw=dict(optimizer=dict(type='AdamW', weight_decay=0.01), paramwise_cfg=_pre,
+                       space=dict(lr=[1e-3, 2e-3]), defaults=dict(lr=1e-3)),
+            dualopt_adamw=dict(optimizer=dict(type='DualOptAdamW', weight_decay=0.01, mode='finetune'),
+                               paramwise_cfg=_pre, custom_hooks=[dict(type='OptimizerStatsHook', interval=1)],
+                               space=dict(lr=[1e-3], rollback=[0.01, 0.05])),
+            aa_control=dict(optimizer=dict(type='L2SPAdamW', weight_decay=0.01), paramwise_cfg=_pre,
+                            copy_setting_from='adamw', defaults=dict(sp_alpha=0.0))),
+        tasks=dict(cls=dict(config='classification/resnet18_shapes.py', regime='finetune', metric='accuracy/top1',
+                            methods=['adamw', 'dualopt_adamw', 'aa_control'], baseline='adamw', length=length,
+                            forgetting=True, admission=dict(reference=40.0, trivial=20.0))),
+        claims=[dict(paper='DualOpt', claim='better than AdamW', method='dualopt_adamw', baseline='adamw',
+                     tasks=['cls'], column='metric', primary=True),
+                dict(paper='DualOpt', claim='less forgetting', method='dualopt_adamw', baseline='adamw',
+                     tasks=['cls'], column='forgetting'),
+                dict(paper='A/A control', claim='A/A', method='aa_control', baseline='adamw', tasks=['cls'],
+                     column='metric', primary=True)])
+    d.update(over)
+    return d
+
+
+def tiny_suite(**kw):
+    return suite_from_dict(tiny_dict(**kw), source='tiny')
 
 
 @pytest.fixture(scope='module')
 def interrupted_then_resumed(fake_data_root, tmp_path_factory):
-    """Run the tiny suite, interrupt it inside its third cell, then run it again."""
+    """Run the tiny suite, interrupt it inside its third cell, then run it again, then once more."""
     root = tmp_path_factory.mktemp('bench')
     out, work = str(root / 'out'), str(root / 'work')
     real = cell_mod.run_cell
@@ -45,7 +70,6 @@ def interrupted_then_resumed(fake_data_root, tmp_path_factory):
             run_suite(tiny_suite(), out, work, stream=io.StringIO())
         after_interrupt = load_results(out)
         mtimes = {cid: os.stat(osp.join(out, 'cells', f'{cid}.json')).st_mtime_ns for cid in after_interrupt}
-        interrupted_dir_existed = osp.isdir(osp.join(work, 'tiny', log['first'][2]))
         half_result = osp.exists(osp.join(out, 'cells', f"{log['first'][2]}.json"))
 
         def counting(suite, c, work_dir, progress=None, **kw):
@@ -62,81 +86,88 @@ def interrupted_then_resumed(fake_data_root, tmp_path_factory):
         third = io.StringIO()
         run_suite(tiny_suite(), out, work, stream=third)
     return dict(out=out, work=work, log=log, after_interrupt=after_interrupt, mtimes=mtimes, results=results,
-                progress=stream.getvalue(), third=third.getvalue(), root=fake_data_root,
-                interrupted_dir_existed=interrupted_dir_existed, half_result=half_result)
+                progress=stream.getvalue(), third=third.getvalue(), root=fake_data_root, half_result=half_result)
+
+
+def test_phases_tune_on_tuning_seeds_then_report_the_frozen_winner(interrupted_then_resumed):
+    r = interrupted_then_resumed
+    suite = tiny_suite()
+    tuning = load_tuning(suite, r['out'])
+    assert tuning is not None and set(tuning['cells']) == {c.id for c in tuning_cells(suite)}
+    t_cells, rep = tuning_cells(suite), reporting_cells(suite, tuning)
+    # equal budget: 2 configurations per tuned method + the untuned defaults; the A/A is not tuned
+    assert sorted(c.tag for c in t_cells if c.method == 'adamw') == ['c0', 'c1', 'default']
+    assert sorted(c.tag for c in t_cells if c.method == 'dualopt_adamw') == ['c0', 'c1']
+    assert {c.seed for c in t_cells} == {100} and {c.seed for c in rep} == {0, 1}
+    res = r['results']
+    for c in t_cells:
+        assert 'val' in res[c.id] and 'test' not in res[c.id] and 'forgetting' not in res[c.id]
+    for c in rep:
+        assert 'test' in res[c.id] and 'val' not in res[c.id] and 'ood' in res[c.id]
+    # the winner is the best mean val score over the tuning seeds (ties: first configuration)
+    adamw = tuning['tasks']['cls']['methods']['adamw']
+    scores = [cfg['mean'] for cfg in adamw['configs']]
+    assert adamw['winner']['tag'] == f'c{scores.index(max(scores))}'
+    assert adamw['configs'][0]['mean'] == res['cls__adamw__c0__s100']['val']['accuracy/top1']
+    won = adamw['winner']['setting']
+    for seed in (0, 1):
+        assert res[f'cls__adamw__tuned__s{seed}']['setting'] == won
+        # the A/A control: AdamW's winner with alpha = 0
+        assert res[f'cls__aa_control__tuned__s{seed}']['setting'] == {**won, 'sp_alpha': 0.0}
+    assert tuning['tasks']['cls']['status'] in ('confirmatory', 'exploratory')
+    assert tuning['tasks']['cls']['margins']['accuracy/top1'] == 1.5
 
 
 def test_an_interrupted_benchmark_resumes_where_it_stopped(interrupted_then_resumed):
     r = interrupted_then_resumed
-    log = r['log']
-    assert len(r['after_interrupt']) == 2 and set(r['after_interrupt']) == set(log['first'][:2])
-    assert not r['half_result']
-    assert r['interrupted_dir_existed']
-    # the rerun starts with the interrupted cell and never repeats a finished one
-    assert log['second'][0] == log['first'][2]
-    assert not set(log['second']) & set(log['first'][:2])
-    for cid, mtime in r['mtimes'].items():
-        assert os.stat(osp.join(r['out'], 'cells', f'{cid}.json')).st_mtime_ns == mtime
-    suite = tiny_suite()
-    expected = {c.id for c in expand(suite, r['results'])}
-    assert set(r['results']) == expected and len(expected) == 5  # adamw: 2 grid + 1 seed; dualopt: 2 seeds
-    # a finished suite does no work
-    assert log['third'] == [] and '0 run now' in r['third']
+    first, second = r['log']['first'], r['log']['second']
+    assert len(r['after_interrupt']) == 2 and not r['half_result']
+    assert second[0] == first[2]           # resumes with the interrupted cell
+    assert not set(second) & set(first[:2])  # never reruns a finished one
+    for cid, m in r['mtimes'].items():
+        assert os.stat(osp.join(r['out'], 'cells', f'{cid}.json')).st_mtime_ns == m
+    assert r['log']['third'] == [] and '0 cell(s) run now' in r['third']
+    assert 'tuning finished; winners frozen' in r['progress']
 
 
-def test_progress_reports_cell_iteration_and_time_left(interrupted_then_resumed):
-    text = interrupted_then_resumed['progress']
-    assert '/5] cls-finetune' in text and 'iter 1/1' in text and 'left' in text and 'suite ~' in text
-
-
-def test_each_cell_records_metrics_cost_config_seed_and_environment(interrupted_then_resumed):
+def test_each_cell_records_spec_hash_commit_environment_and_no_config_dump(interrupted_then_resumed):
     r = interrupted_then_resumed
-    for cid, res in r['results'].items():
-        assert res['id'] == cid and res['seed'] in (0, 1) and res['spec_hash']
-        assert 0 <= res['val']['accuracy/top1'] <= 100 and 0 <= res['ood']['accuracy/top1'] <= 100
-        f = res['forgetting']
-        assert f['drop'] == pytest.approx(f['pretrained_top1'] - f['upstream_top1'])
-        c = res['cost']
-        assert c['iters'] == 1 and c['train_s'] > 0 and c['step_ms'] > 0 and c['peak_mem_mb'] > 0
-        # AdamW keeps two moments (+ step); DualOpt fine-tuning also keeps the anchors
-        assert c['optimizer_state_mb'] > 0
-        assert {'machine', 'torch', 'mmengine', 'mmdet', 'commit', 'threads'} <= set(res['env'])
-        assert osp.exists(osp.join(r['out'], 'configs', f'{cid}.py'))
-        assert res['curves']['loss'] and res['curves']['backbone_dist'][0][0] == 0
-        assert set(res['curves']['backbone_dist'][-1][1]) == {'backbone', 'stem', 'layer1', 'layer2', 'layer3',
-                                                              'layer4'}
-        # the optimizer stats hook's distance to the anchor per depth bucket, for anchored methods
-        assert bool(res['curves'].get('anchor_dist')) == (res['method'] == 'dualopt_adamw')
-    state = {m: r['results'][cell_id('cls-finetune', m, 1e-3, 0)]['cost']['optimizer_state_mb']
-             for m in ('adamw', 'dualopt_adamw')}
-    assert state['dualopt_adamw'] > state['adamw']
-    cfg_text = open(osp.join(r['out'], 'configs', f"{cell_id('cls-finetune', 'adamw', 2e-3, 0)}.py")).read()
-    assert "lr=0.002" in cfg_text and 'checkpoints/upstream_resnet18.pth' in cfg_text and 'val_ood' in cfg_text
+    assert not osp.exists(osp.join(r['out'], 'configs'))
+    for res in r['results'].values():
+        assert len(res['spec_hash']) == 16 and res['env']['commit'] and res['env']['torch']
+        assert res['phase'] in ('tuning', 'reporting') and isinstance(res['setting'], dict)
+        assert res['cost']['iters'] > 0 and res['curves']['loss'] and res['diverged'] is False
+    rep = [x for x in r['results'].values() if x['phase'] == 'reporting']
+    f = rep[0]['forgetting']
+    assert set(f) >= {'drop', 'drop_bn', 'upstream_top1', 'upstream_top1_bn', 'pretrained_top1_bn'}
+    assert f['drop_bn'] == pytest.approx(f['pretrained_top1_bn'] - f['upstream_top1_bn'])
+    up = json.load(open(osp.join(r['out'], 'upstream.json')))
+    assert {'top1', 'top1_bn'} <= set(up)
 
 
 def test_stale_results_stop_the_run_and_force_replaces_them_visibly(interrupted_then_resumed, tmp_path, monkeypatch):
     import shutil
     r = interrupted_then_resumed
+    monkeypatch.chdir(r['root'])
     out = str(tmp_path / 'out')
     shutil.copytree(r['out'], out)
-    monkeypatch.chdir(r['root'])
-    changed = tiny_suite(length=2)  # same cell ids, different spec
+    # the suite changed its schedule: every finished cell is stale, and tuning.json is too
+    with pytest.raises(StaleResultError, match='tuning.json'):
+        run_suite(tiny_suite(length=2), out, str(tmp_path / 'work'), stream=io.StringIO())
+    os.remove(osp.join(out, 'tuning.json'))
     with pytest.raises(StaleResultError, match='--force'):
-        run_suite(changed, out, str(tmp_path / 'work'), stream=io.StringIO())
-    target = cell_id('cls-finetune', 'dualopt_adamw', 1e-3, 1)
-    others = dataclasses.replace(changed, tasks=(dataclasses.replace(
-        changed.tasks[0], methods=(Method('dualopt_adamw', (1e-3,)),), baseline='dualopt_adamw'),))
+        run_suite(tiny_suite(length=2), out, str(tmp_path / 'work'), phases=('tuning',), stream=io.StringIO())
     stream = io.StringIO()
-    run_suite(others, out, str(tmp_path / 'work'), force=('*dualopt_adamw*',), stream=stream)
+    target = 'cls__dualopt_adamw__c0__s100'
+    run_suite(tiny_suite(length=1), out, str(tmp_path / 'work'), phases=('tuning',), force=(target,),
+              only=(target,), stream=stream)
     assert 'previous result moved to' in stream.getvalue()
-    replaced = os.listdir(osp.join(out, 'replaced'))
-    assert any(name.startswith(target) for name in replaced)
-    assert json.load(open(osp.join(out, 'cells', f'{target}.json')))['cost']['iters'] == 2
+    assert any(n.startswith(target) for n in os.listdir(osp.join(out, 'replaced')))
 
 
 def test_forgetting_evaluation_matches_an_independent_runner_test(interrupted_then_resumed, tmp_path, monkeypatch):
     """upstream_accuracy(backbone) == mmengine's own test loop on the upstream config with a
-    checkpoint whose backbone was replaced by hand."""
+    checkpoint whose backbone was replaced by hand; BN re-estimation changes only BN buffers."""
     import torch
     from mmengine.runner import Runner
 
@@ -144,7 +175,7 @@ def test_forgetting_evaluation_matches_an_independent_runner_test(interrupted_th
     from dualopt_mm.engine.config import isolate_run, load_config
     monkeypatch.chdir(interrupted_then_resumed['root'])
     suite = tiny_suite()
-    ckpt = torch.load(UP[1], map_location='cpu', weights_only=False)
+    ckpt = torch.load(UP['checkpoint'], map_location='cpu', weights_only=False)
     torch.manual_seed(0)
     backbone = {k[len('backbone.'):]: v + 0.05 * torch.randn_like(v) if v.is_floating_point() else v
                 for k, v in ckpt['state_dict'].items() if k.startswith('backbone.')}
@@ -153,65 +184,161 @@ def test_forgetting_evaluation_matches_an_independent_runner_test(interrupted_th
     composed.update({f'backbone.{k}': v for k, v in backbone.items()})
     path = str(tmp_path / 'composed.pth')
     torch.save({'state_dict': composed, 'meta': {}}, path)
-    cfg = isolate_run(load_config(osp.join(cell_mod.CONFIGS, UP[0]), work_dir=str(tmp_path / 'w')))
+    cfg = isolate_run(load_config(osp.join(cell_mod.CONFIGS, UP['config']), work_dir=str(tmp_path / 'w')))
     cfg.load_from = path
     cfg.test_dataloader = cfg.val_dataloader
     metrics = Runner.from_cfg(cfg).test()
     assert ours == pytest.approx(metrics['accuracy/top1'])
-    # the pre-trained backbone scores the reference, and the reference differs from a perturbed one
-    reference = upstream_accuracy(suite, None)
-    same = upstream_accuracy(suite, {k[len('backbone.'):]: v for k, v in ckpt['state_dict'].items()
-                                     if k.startswith('backbone.')})
-    assert same == reference
     with pytest.raises(ValueError, match='does not fit the upstream classifier'):
         upstream_accuracy(suite, {k: v for k, v in backbone.items() if not k.startswith('layer4')})
 
 
-def test_report_aggregates_the_tiny_suite(interrupted_then_resumed):
+def test_bn_reestimation_recomputes_running_statistics_only():
+    import torch
+
+    from dualopt_mm.benchmark.cell import _reestimate_bn
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 1)
+            self.bn = torch.nn.BatchNorm2d(4)
+
+        def data_preprocessor(self, batch, training):
+            return {'inputs': batch}
+
+        def forward(self, x, mode='tensor'):
+            return self.bn(self.conv(x))
+    torch.manual_seed(0)
+    net = Net()
+    net.bn.running_mean.fill_(5.0)
+    weights = {k: v.clone() for k, v in net.state_dict().items() if 'running' not in k and 'num_batches' not in k}
+    data = [torch.randn(8, 3, 4, 4) * 2 + 1 for _ in range(3)]
+    seen = _reestimate_bn(net, data, max_images=16)
+    assert seen == 16
+    feats = torch.cat([net.conv(x) for x in data[:2]]).detach()
+    # the plain average over the batches seen (momentum None), not an exponential one
+    assert torch.allclose(net.bn.running_mean, feats.mean(dim=(0, 2, 3)), atol=1e-5)
+    assert not net.training and net.bn.momentum == 0.1
+    for k, v in weights.items():
+        assert torch.equal(net.state_dict()[k], v)
+
+
+def test_report_has_claims_with_per_seed_differences_and_figures(interrupted_then_resumed):
     from dualopt_mm.benchmark.report import write_report
     r = interrupted_then_resumed
-    summary = write_report(tiny_suite(), r['results'], r['out'], 'python tools/benchmark.py tiny')
-    rows = list(csv.DictReader(open(osp.join(r['out'], 'results.csv'))))
-    assert len(rows) == 5 and {row['method'] for row in rows} == {'adamw', 'dualopt_adamw'}
-    assert sum(row['selected_lr'] == 'True' for row in rows) == 4  # the losing grid point is not
-    adamw = summary['cls-finetune']['methods']['adamw']
-    vals = [r['results'][cell_id('cls-finetune', 'adamw', adamw['lr'], s)]['val']['accuracy/top1'] for s in (0, 1)]
-    assert adamw['stats']['val'][0] == pytest.approx(sum(vals) / 2)
+    suite = tiny_suite()
+    tuning = load_tuning(suite, r['out'])
+    rows = write_report(suite, tuning, r['results'], r['out'], 'python tools/benchmark.py tiny')
+    by = {(x['claim'], x['task']): x for x in rows}
+    aa = by[('A/A', 'cls')]['comparison']
+    a = {s: r['results'][f'cls__aa_control__tuned__s{s}']['test']['accuracy/top1'] for s in (0, 1)}
+    b = {s: r['results'][f'cls__adamw__tuned__s{s}']['test']['accuracy/top1'] for s in (0, 1)}
+    assert aa.diffs == {s: pytest.approx(a[s] - b[s]) for s in (0, 1)}
+    assert by[('less forgetting', 'cls')]['comparison'].n == 2
     readme = open(osp.join(r['out'], 'README.md')).read()
-    assert '## cls-finetune' in readme and 'adamw (baseline)' in readme and '## Paper claims' in readme
-    assert 'DualOpt (rollback): better fine-tuning than AdamW' in readme
-    for name in ('cls-finetune_metrics.png', 'cls-finetune_loss.png', 'cls-finetune_distance.png'):
+    assert '## Claims' in readme and '## cls (' in readme and '## Tuning (frozen in tuning.json)' in readme
+    assert 'adamw (baseline)' in readme and 'defaults' in readme
+    rows_csv = list(csv.DictReader(open(osp.join(r['out'], 'results.csv'))))
+    assert len(rows_csv) == len(r['results'])
+    for name in ('forest_dualopt.png', 'cls_loss.png', 'cls_metric.png', 'cls_cost.png'):
         assert os.path.getsize(osp.join(r['out'], name)) > 1000
     data = json.load(open(osp.join(r['out'], 'results.json')))
-    assert len(data['cells']) == 5 and data['claims']
+    assert data['claims'] and data['claims'][0]['comparison']['diffs']
 
 
-@pytest.mark.parametrize('suite_name', ['mini', 'full'])
+def test_a_suite_file_compares_a_torch_optimizer_the_project_does_not_ship(fake_data_root, tmp_path, monkeypatch):
+    """RAdam (torch.optim, registered by mmengine) against DualOpt, written as a suite file only."""
+    monkeypatch.chdir(fake_data_root)
+    path = tmp_path / 'radam_vs_dualopt.py'
+    path.write_text(
+        "name = 'radam_vs_dualopt'\n"
+        "upstream = dict(config='classification/resnet18_upstream.py', checkpoint='checkpoints/upstream_resnet18.pth')\n"
+        "seeds = dict(tuning=[100], reporting=[0, 1])\n"
+        "search = dict(budget=1)\n"
+        "margins = {'accuracy/top1': 1.5}\n"
+        "_pre = dict(pretrained_prefixes=['backbone'])\n"
+        "methods = dict(\n"
+        "    radam=dict(optimizer=dict(type='RAdam', weight_decay=0.01), paramwise_cfg=_pre, space=dict(lr=[1e-3])),\n"
+        "    dualopt=dict(optimizer=dict(type='DualOptAdamW', weight_decay=0.01), paramwise_cfg=_pre,\n"
+        "                 space=dict(lr=[1e-3]), defaults=dict(lr=1e-3, rollback=0.05)))\n"
+        "tasks = dict(cls=dict(config='classification/resnet18_shapes.py', regime='finetune', metric='accuracy/top1',\n"
+        "                      methods=['dualopt', 'radam'], baseline='dualopt', length=1, ood=False))\n"
+        "claims = [dict(paper='user', claim='RAdam better than DualOpt', method='radam', baseline='dualopt',\n"
+        "               tasks=['cls'], column='metric', primary=True)]\n")
+    import sys
+
+    from dualopt_mm.testing import REPO_ROOT
+    sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
+    import benchmark as cli
+    out = str(tmp_path / 'out')
+    assert cli.main([str(path), '--out', out, '--work-root', str(tmp_path / 'w')]) == 0
+    res = load_results(out)
+    assert len(res) == 3 + 4  # tuning: radam c0, dualopt c0 + default; reporting: 2 methods x 2 seeds
+    assert {r['setting'].get('lr') for r in res.values()} == {1e-3}
+    readme = open(osp.join(out, 'README.md')).read()
+    assert 'RAdam better than DualOpt' in readme and 'radam' in readme
+
+
+def test_suite_files_name_the_problem(tmp_path):
+    from dualopt_mm.benchmark import SuiteError
+    with pytest.raises(SuiteError, match="'rolback'"):
+        d = tiny_dict()
+        d['methods']['dualopt_adamw']['space'] = dict(lr=[1e-3], rolback=[0.01, 0.05])
+        suite_from_dict(d)
+    with pytest.raises(SuiteError, match='not registered'):
+        d = tiny_dict()
+        d['methods']['adamw']['optimizer']['type'] = 'AdamWW'
+        suite_from_dict(d)
+    with pytest.raises(SuiteError, match='budget is 2'):
+        d = tiny_dict()
+        d['methods']['adamw']['space'] = dict(lr=[1e-3, 2e-3, 3e-3])
+        suite_from_dict(d)
+    with pytest.raises(SuiteError, match='overlap'):
+        suite_from_dict(tiny_dict(seeds=dict(tuning=[0], reporting=[0, 1])))
+    with pytest.raises(SuiteError, match='unknown key'):
+        suite_from_dict(tiny_dict(sedes=1))
+    with pytest.raises(SuiteError, match='one per paper'):
+        d = tiny_dict()
+        d['claims'][1]['primary'] = True
+        suite_from_dict(d)
+    with pytest.raises(SuiteError, match='baseline'):
+        d = tiny_dict()
+        d['tasks']['cls']['baseline'] = 'sgd'
+        suite_from_dict(d)
+    with pytest.raises(SuiteError, match='no suite file'):
+        load_suite('no_such_suite')
+
+
+@pytest.mark.parametrize('suite_name', ['demo', 'mini', 'full'])
 def test_every_cell_config_of_the_shipped_suites_builds(suite_name, in_fake_data, tmp_path):
-    from dualopt_mm.benchmark import full_suite, mini_suite
+    """Tuning cells of every (task, method) build; the reporting cells too, with a made-up frozen
+    tuning (the first configuration wins)."""
     from dualopt_mm.benchmark.cell import build_cell_config
     from dualopt_mm.engine.hooks import pretrained_weights_configured
-    suite = mini_suite() if suite_name == 'mini' else full_suite(ood={'coco': 'val2017-c/', 'ade': 'images/validation-c',
-                                                                      'imagenet': 'val-c'})
+    suite = load_suite(suite_name)
+    cells = tuning_cells(suite)
+    fake = {'tasks': {t.key: {'methods': {}} for t in suite.tasks}}
+    for c in cells:
+        if c.tag == 'c0':
+            fake['tasks'][c.task]['methods'].setdefault(c.method, {'winner': {'setting': c.settings}})
     seen = set()
-    for c in expand(suite):
-        if (c.task, c.method) in seen:
+    for c in cells + reporting_cells(suite, fake):
+        if (c.task, c.method, c.phase) in seen:
             continue
-        seen.add((c.task, c.method))
+        seen.add((c.task, c.method, c.phase))
+        task = suite.task(c.task)
         cfg = build_cell_config(suite, c, str(tmp_path / c.id))
-        assert cfg.optim_wrapper.optimizer.lr == c.lr and cfg.randomness.seed == c.seed
+        opt = cfg.optim_wrapper.optimizer
+        for k, v in c.settings.items():
+            if '.' not in k:
+                assert opt[k] == v, (c.id, k)
+        assert opt.type == suite.method(c.method).optimizer['type'] and cfg.randomness.seed == c.seed
         assert cfg.default_hooks.checkpoint is None
-        if c.length:
-            assert c.length in (cfg.train_cfg.get('max_epochs'), cfg.train_cfg.get('max_iters'))
-        if c.regime == 'finetune':
+        if task.length:
+            assert task.length in (cfg.train_cfg.get('max_epochs'), cfg.train_cfg.get('max_iters'))
+        if task.regime == 'finetune':
             init = cfg.model.backbone.init_cfg
             assert init.type == 'Pretrained' and init.checkpoint == suite.upstream[1]
         else:
             assert not pretrained_weights_configured(cfg), c.id
-        task = suite.task(c.task)
-        if task.ood:
-            ds = cfg.test_dataloader.dataset
-            assert ds != cfg.val_dataloader.dataset
-            where = str(ds.get('data_prefix')) + str(ds.get('ann_file'))
-            assert ('ood' in where) if suite_name == 'mini' else ('-c' in where)
-    assert len(seen) == sum(len(t.methods) for t in suite.tasks)

@@ -1,196 +1,180 @@
-"""The benchmark's pure logic: matrix expansion, lr selection, aggregation and claim verdicts."""
+"""The benchmark's pure logic (protocol v2) on constructed results: search spaces with an equal
+budget, winner selection with ties and diverged runs, admission, margins, floors, time to
+target, claim verdicts keyed by seed with Holm, exploratory tasks, the shipped suite files."""
 import math
 
 import pytest
 
-from dualopt_mm.benchmark import Method, Suite, Task, cell_id, expand, planned_count, select_lr
-from dualopt_mm.benchmark import demo_suite, full_suite, mini_suite
-from dualopt_mm.benchmark.report import claims, mean_std, summarize, verdict
+from dualopt_mm.benchmark import configurations, load_suite, reporting_cells, suite_from_dict, tuning_cells
+from dualopt_mm.benchmark.analysis import (column_value, evaluate_claims, freeze_tuning, iters_to_target,
+                                           TuningIncomplete)
+from dualopt_mm.benchmark.suite import Method
 
-UP = ('classification/resnet18_upstream.py', 'checkpoints/upstream_resnet18.pth')
-
-
-def _suite(seeds=(0, 1, 2)):
-    ft = Task('cls', 'finetune', 'classification/resnet18_shapes.py', 'accuracy/top1',
-              (Method('adamw', (1e-3, 3e-3)), Method('dualopt_adamw', (1e-3,)), Method('spd_adamw', (1e-4, 1e-3))),
-              baseline='adamw', length=1, forgetting=True)
-    sc = Task('cls', 'scratch', 'classification/resnet18_shapes.py', 'accuracy/top1',
-              (Method('sgd', (0.1,)),), baseline='sgd', length=1, ood=False)
-    return Suite('t', (ft, sc), seeds=seeds, upstream=UP)
+UP = dict(config='classification/resnet18_upstream.py', checkpoint='checkpoints/upstream_resnet18.pth')
+_pre = dict(pretrained_prefixes=['backbone'])
 
 
-def _result(task, method, lr, seed, val, ood=None, drop=None, loss=1.0):
-    r = {'id': cell_id(task, method, lr, seed), 'task': task, 'method': method, 'lr': lr, 'seed': seed,
-         'regime': task.split('-')[1], 'config': 'x.py', 'val': {'accuracy/top1': val},
-         'cost': {'iters': 4, 'train_s': 1.0, 'eval_s': 0.5, 'step_ms': 2.0, 'peak_mem_mb': 10.0,
+def _suite(reporting=(0, 1, 2, 3, 4, 5), admission=(40.0, 20.0)):
+    return suite_from_dict(dict(
+        name='t', upstream=UP, seeds=dict(tuning=[100, 101], reporting=list(reporting)),
+        search=dict(budget=2), margins={'accuracy/top1': 1.5, 'forgetting': 1.5, 'iters_to_target': dict(relative=0.1)},
+        methods=dict(
+            adamw=dict(optimizer=dict(type='AdamW'), paramwise_cfg=_pre, space=dict(lr=[1e-3, 2e-3]),
+                       defaults=dict(lr=1e-3)),
+            dualopt=dict(optimizer=dict(type='DualOptAdamW'), paramwise_cfg=_pre,
+                         space=dict(lr=[1e-3], rollback=[0.01, 0.05])),
+            spd=dict(optimizer=dict(type='SPDAdamW'), paramwise_cfg=_pre, space=dict(lr=[1e-3, 2e-3])),
+            aa=dict(optimizer=dict(type='L2SPAdamW'), paramwise_cfg=_pre, copy_setting_from='adamw',
+                    defaults=dict(sp_alpha=0.0))),
+        tasks=dict(cls=dict(config='classification/resnet18_shapes.py', regime='finetune', metric='accuracy/top1',
+                            methods=['adamw', 'dualopt', 'spd', 'aa'], baseline='adamw', forgetting=True,
+                            admission=dict(reference=admission[0], trivial=admission[1]))),
+        claims=[dict(paper='P', claim='dualopt better', method='dualopt', baseline='adamw', tasks=['cls'],
+                     column='metric', primary=True),
+                dict(paper='P', claim='dualopt forgets less', method='dualopt', baseline='adamw', tasks=['cls'],
+                     column='forgetting'),
+                dict(paper='P', claim='spd better', method='spd', baseline='adamw', tasks=['cls'], column='metric'),
+                dict(paper='Q', claim='aa', method='aa', baseline='adamw', tasks=['cls'], column='metric',
+                     primary=True)]))
+
+
+def _result(cell, val=None, test=None, drop=None, diverged=False, curve=None):
+    r = {'id': cell.id, **cell.spec(), 'spec_hash': cell.spec_hash, 'diverged': diverged,
+         'cost': {'iters': 10, 'max_iters': 10, 'train_s': 5.0, 'step_ms': 1.0, 'peak_mem_mb': 1.0,
                   'optimizer_state_mb': 1.0},
-         'curves': {'loss': [[1, loss], [2, loss], [3, loss / 2], [4, loss / 2]], 'backbone_dist': []},
-         'env': {'machine': 'm', 'threads': 1, 'torch': 't', 'commit': 'c'}}
-    if ood is not None:
-        r['ood'] = {'accuracy/top1': ood}
-    if drop is not None:
-        r['forgetting'] = {'drop': drop, 'upstream_top1': 50 - drop, 'pretrained_top1': 50}
+         'curves': {'loss': curve or [[2, 2.0], [4, 1.5], [6, 1.0], [8, 0.8], [10, 0.7]]}}
+    if diverged and cell.phase == 'reporting':
+        r['forgetting'] = {'pretrained_top1': 70.0, 'pretrained_top1_bn': 70.0, 'drop': None, 'drop_bn': None}
+    if val is not None:
+        r['val'] = {'accuracy/top1': val}
+    if test is not None:
+        r['test'] = {'accuracy/top1': test}
+        r['ood'] = {'accuracy/top1': test - 10}
+        r['forgetting'] = {'drop': drop, 'drop_bn': drop, 'pretrained_top1': 70.0, 'pretrained_top1_bn': 70.0}
     return r
 
 
-def test_expansion_grid_first_then_seeds_at_the_winner():
+def _tuned(suite, scores):
+    """scores: (method, tag) -> {seed: val}."""
+    res = {}
+    for c in tuning_cells(suite):
+        v = scores.get((c.method, c.tag), {}).get(c.seed, 30.0)
+        res[c.id] = _result(c, val=v, diverged=v is None)
+    return res
+
+
+def test_every_tuned_method_gets_the_same_budget_of_its_own_knobs():
     s = _suite()
-    cells = expand(s)
-    # grid at the first seed only; single-lr methods know all their seeds at once
-    ids = {c.id for c in cells}
-    assert ids == {cell_id('cls-finetune', 'adamw', 1e-3, 0), cell_id('cls-finetune', 'adamw', 3e-3, 0),
-                   cell_id('cls-finetune', 'spd_adamw', 1e-4, 0), cell_id('cls-finetune', 'spd_adamw', 1e-3, 0),
-                   *(cell_id('cls-finetune', 'dualopt_adamw', 1e-3, k) for k in range(3)),
-                   *(cell_id('cls-scratch', 'sgd', 0.1, k) for k in range(3))}
-    assert planned_count(s) == (2 + 2) + (1 + 2) + (2 + 2) + (1 + 2)
-    assert {c.config for c in cells if c.method == 'adamw'} == {
-        'classification/optimizers/resnet18_shapes_adamw.py'}
-    # one grid cell finished: still undecided
-    res = {r['id']: r for r in [_result('cls-finetune', 'adamw', 1e-3, 0, 40.0)]}
-    assert select_lr(s.tasks[0], s.tasks[0].methods[0], res, 0) is None
-    res.update({r['id']: r for r in [_result('cls-finetune', 'adamw', 3e-3, 0, 45.0)]})
-    assert select_lr(s.tasks[0], s.tasks[0].methods[0], res, 0) == 3e-3
-    ids = {c.id for c in expand(s, res)}
-    assert cell_id('cls-finetune', 'adamw', 3e-3, 1) in ids and cell_id('cls-finetune', 'adamw', 3e-3, 2) in ids
-    assert cell_id('cls-finetune', 'adamw', 1e-3, 1) not in ids
-    assert len(expand(s, res)) == len(cells) + 2
+    cells = tuning_cells(s)
+    per = {}
+    for c in cells:
+        if c.tag != 'default':
+            per.setdefault(c.method, set()).add(c.tag)
+    assert per == {'adamw': {'c0', 'c1'}, 'dualopt': {'c0', 'c1'}, 'spd': {'c0', 'c1'}}
+    assert {c.settings['rollback'] for c in cells if c.method == 'dualopt'} == {0.01, 0.05}
+    assert [c for c in cells if c.method == 'aa'] == []
+    assert sorted({c.seed for c in cells}) == [100, 101]
+    # quasi-random points: deterministic, inside the ranges, log-spaced knobs positive
+    m = Method('x', {'type': 'SGD'}, space={'lr': {'low': 1e-3, 'high': 1e-1}, 'nesterov': [False, True]})
+    pts = configurations(m, 8, 'halton')
+    assert pts == configurations(m, 8, 'halton') and len(pts) == 8
+    assert all(1e-3 <= p['lr'] <= 1e-1 for p in pts) and {p['nesterov'] for p in pts} == {False, True}
 
 
-def test_selection_ties_and_diverged_runs():
+def test_winners_mean_over_tuning_seeds_ties_first_and_diverged_at_the_floor():
     s = _suite()
-    t, m = s.tasks[0], s.tasks[0].methods[0]
-    tie = {r['id']: r for r in [_result('cls-finetune', 'adamw', 1e-3, 0, 40.0),
-                                _result('cls-finetune', 'adamw', 3e-3, 0, 40.0)]}
-    assert select_lr(t, m, tie, 0) == 1e-3  # first in the grid
-    nan = {r['id']: r for r in [_result('cls-finetune', 'adamw', 1e-3, 0, float('nan')),
-                                _result('cls-finetune', 'adamw', 3e-3, 0, 1.0)]}
-    assert select_lr(t, m, nan, 0) == 3e-3
+    with pytest.raises(TuningIncomplete):
+        freeze_tuning(s, {})
+    res = _tuned(s, {('adamw', 'c0'): {100: 35.0, 101: 33.0}, ('adamw', 'c1'): {100: 40.0, 101: 20.0},
+                     # dualopt: c1 would win on seed 100, but it diverged on 101 (floor 20)
+                     ('dualopt', 'c0'): {100: 32.0, 101: 32.0}, ('dualopt', 'c1'): {100: 50.0, 101: None},
+                     ('spd', 'c0'): {100: 31.0, 101: 31.0}, ('spd', 'c1'): {100: 31.0, 101: 31.0}})
+    t = freeze_tuning(s, res)['tasks']['cls']
+    assert t['methods']['adamw']['winner']['tag'] == 'c0'      # 34 vs 30
+    assert t['methods']['dualopt']['winner']['tag'] == 'c1'    # (50 + 20) / 2 = 35 > 32
+    assert t['methods']['dualopt']['configs'][1]['diverged'] == [101]
+    assert t['methods']['spd']['winner']['tag'] == 'c0'        # tie: the first
+    assert t['methods']['adamw']['defaults']['mean'] == 30.0
+    # admission: half-way from 20 to 40 = 30; AdamW's winner scores 34
+    assert t['admission']['level'] == 30.0 and t['status'] == 'confirmatory'
+    # relative margins are frozen from the baseline's tuning mean; iterations as a log ratio
+    assert t['margins']['accuracy/top1'] == 1.5 and t['margins']['iters_to_target'] == pytest.approx(math.log(1.1))
+    assert t['loss_target'] == pytest.approx(1.0)  # the baseline's block loss at half its schedule
+    low = freeze_tuning(_suite(admission=(100.0, 20.0)), res)['tasks']['cls']
+    assert low['status'] == 'exploratory' and not low['admission']['admitted']
 
 
-def test_suite_validation_names_the_problem():
-    with pytest.raises(ValueError, match='baseline'):
-        Task('a', 'finetune', 'c.py', 'm', (Method('x', (1.0,)),), baseline='y')
-    with pytest.raises(ValueError, match='regime'):
-        Task('a', 'transfer', 'c.py', 'm', (Method('x', (1.0,)),), baseline='x')
-    with pytest.raises(ValueError, match='lrs'):
-        Method('x', (0.0,))
-    with pytest.raises(ValueError, match='forgetting'):
-        Task('a', 'scratch', 'c.py', 'm', (Method('x', (1.0,)),), baseline='x', forgetting=True)
-    t = Task('a', 'finetune', 'c.py', 'm', (Method('x', (1.0,)),), baseline='x')
-    with pytest.raises(ValueError, match='upstream'):
-        Suite('s', (t,))
-    with pytest.raises(ValueError, match='duplicate'):
-        Suite('s', (t, t), upstream=UP)
-
-
-def test_shipped_suites_expand_to_existing_configs(repo_root):
-    import os.path as osp
-    for suite in (demo_suite(), mini_suite(), full_suite()):
-        cells = expand(suite)
-        assert len({c.id for c in cells}) == len(cells)
-        for c in cells:
-            assert osp.exists(osp.join(repo_root, 'configs', c.config)), c.config
-    mini = mini_suite()
-    keys = {t.key for t in mini.tasks}
-    assert {'classification-finetune', 'detection-finetune', 'instance_seg-finetune', 'semantic_seg-finetune',
-            'classification-scratch', 'multi_exit-scratch'} <= keys
-    assert mini.seeds == (0, 1, 2)
-    # every method of a task gets the same number of lrs: the same search budget
-    for t in mini.tasks:
-        assert len({len(m.lrs) for m in t.methods}) == 1, t.key
-
-
-def test_spec_hash_changes_with_the_spec_only():
+def test_floors_and_time_to_target():
     s = _suite()
-    a = expand(s)[0]
-    import dataclasses
-    b = dataclasses.replace(a, length=2)
-    assert a.id == b.id and a.spec_hash() != b.spec_hash()
-    assert a.spec_hash() == dataclasses.replace(a).spec_hash()
+    task = s.task('cls')
+    tuned = {'loss_target': 1.0}
+    c = reporting_cells(s, {'tasks': {'cls': {'methods': {m: {'winner': {'setting': {'lr': 1e-3}}}
+                                                          for m in ('adamw', 'dualopt', 'spd')}}}})[0]
+    ok = _result(c, test=50.0, drop=3.0)
+    bad = _result(c, diverged=True)
+    assert column_value(ok, 'metric', task, tuned) == (50.0, False)
+    assert column_value(bad, 'metric', task, tuned) == (20.0, True)          # the trivial level
+    assert column_value(bad, 'forgetting', task, tuned) == (50.0, True)      # 70 -> chance 20
+    assert column_value(ok, 'ood_gap', task, tuned) == (-10.0, False)
+    assert column_value(ok, 'iters_to_target', task, tuned) == (6.0, False)
+    assert column_value(bad, 'iters_to_target', task, tuned) == (10.0, True)  # censored
+    assert iters_to_target([[5, 2.0], [10, 1.9]], 1.0, 10) == (10, True)
+    assert column_value(ok, 'seconds_to_target', task, tuned)[0] == pytest.approx(3.0)
 
 
-def test_mean_std_and_verdicts():
-    m, sd, n = mean_std([1.0, 2.0, 3.0, None, float('nan')])
-    assert (m, n) == (2.0, 3) and sd == pytest.approx(1.0)
-    assert mean_std([]) == (None, None, 0)
-    assert verdict([10, 11, 12], [1, 2, 3])[0] == 'reproduced'
-    assert verdict([2.5, 3.5, 1.5], [1, 2, 3])[0] == 'inconclusive'
-    assert verdict([1, 2, 3], [10, 11, 12])[0] == 'not reproduced'
-    assert verdict([1, 2, 3], [1, 2, 3])[0] == 'not reproduced'  # no improvement is not one
-    # lower is better: fewer points forgotten
-    v, diff, se = verdict([1, 1.1, 0.9], [5, 5.1, 4.9], higher=False)
-    assert v == 'reproduced' and diff == pytest.approx(4.0)
-    assert verdict([9.0, 10.0, 11.0], [10, 10.5, 9.5], kind='on_par')[0] == 'reproduced'
-    assert verdict([1, 2, 3], [10, 11, 12], kind='on_par')[0] == 'not reproduced'
-    assert verdict([5.0], [1.0])[0].startswith('inconclusive')
-    assert verdict([], [1.0])[0] == 'not run'
+def _reported(s, tuning, values):
+    """values: method -> {seed: (test, drop)}."""
+    res = {}
+    for c in reporting_cells(s, tuning):
+        t, d = values[c.method][c.seed]
+        res[c.id] = _result(c, test=t, drop=d)
+    return res
 
 
-def test_summary_uses_the_winning_lr_and_marks_the_best():
+def test_claims_are_paired_by_seed_with_holm_and_exploratory_rows():
     s = _suite()
-    rs = [
-        # adamw: 3e-3 wins the grid (45 > 40); seeds 1, 2 at 3e-3
-        _result('cls-finetune', 'adamw', 1e-3, 0, 40.0, ood=30.0, drop=9.0),
-        _result('cls-finetune', 'adamw', 3e-3, 0, 45.0, ood=31.0, drop=10.0),
-        _result('cls-finetune', 'adamw', 3e-3, 1, 47.0, ood=33.0, drop=12.0),
-        _result('cls-finetune', 'adamw', 3e-3, 2, 46.0, ood=32.0, drop=11.0),
-        *(_result('cls-finetune', 'dualopt_adamw', 1e-3, k, 50.0 + k, ood=30.0, drop=2.0 + k) for k in range(3)),
-        _result('cls-finetune', 'spd_adamw', 1e-4, 0, 30.0, ood=40.0, drop=1.0),
-        _result('cls-finetune', 'spd_adamw', 1e-3, 0, 20.0, ood=50.0, drop=1.0),
-        *(_result('cls-finetune', 'spd_adamw', 1e-4, k, 30.0, ood=40.0 + k, drop=1.0) for k in (1, 2)),
-    ]
-    results = {r['id']: r for r in rs}
-    summary = summarize(s, results)
-    ft = summary['cls-finetune']
-    adamw = ft['methods']['adamw']
-    assert adamw['lr'] == 3e-3 and adamw['n'] == 3
-    assert adamw['grid'] == {1e-3: 40.0, 3e-3: 45.0}
-    m, sd, n = adamw['stats']['val']
-    assert m == pytest.approx(46.0) and sd == pytest.approx(1.0) and n == 3
-    spd = ft['methods']['spd_adamw']
-    assert spd['lr'] == 1e-4  # chosen on val (30 > 20), not on the OOD score
-    assert spd['stats']['ood'][0] == pytest.approx(41.0)
-    assert ft['best']['val'] == ['dualopt_adamw']
-    assert ft['best']['ood'] == ['spd_adamw']
-    assert ft['best']['forgetting'] == ['spd_adamw']  # lower is better
-    assert set(ft['best']['train_s']) == {'adamw', 'dualopt_adamw', 'spd_adamw'}  # ties all marked
-    # unfinished task: nothing selected, nothing invented
-    sc = summary['cls-scratch']['methods']['sgd']
-    assert sc['n'] == 0 and sc['stats']['val'] == (None, None, 0)
-    rows = {(r['claim'], r['task']): r for r in claims(s, summary)}
-    better = rows[('DualOpt (rollback): better fine-tuning than AdamW', 'cls-finetune')]
-    assert better['verdict'] == 'reproduced' and better['diff'] == pytest.approx(5.0)
-    forget = rows[('DualOpt (rollback): less forgetting than AdamW', 'cls-finetune')]
-    assert forget['verdict'] == 'reproduced' and forget['diff'] == pytest.approx(8.0)
-    assert rows[('SPD: more robust out of distribution than AdamW', 'cls-finetune')]['verdict'] == 'reproduced'
-    assert not any(k[0].startswith('OSGD') for k in rows)  # no multi-exit task: no OSGD rows
-    assert all(math.isfinite(r['diff']) for r in rows.values() if r['diff'] is not None)
+    tuning = freeze_tuning(s, _tuned(s, {('adamw', 'c0'): {100: 35.0, 101: 35.0}}))
+    base = {k: (40.0 + 3 * k, 10.0 + k) for k in range(6)}            # large seed-to-seed spread
+    values = {'adamw': base,
+              'dualopt': {k: (v + 2.0 + 0.1 * (-1) ** k, d - 0.2) for k, (v, d) in base.items()},  # +2 paired
+              'spd': {k: (v + 0.05 * (-1) ** k, d) for k, (v, d) in base.items()},            # no effect
+              'aa': dict(base)}                                                             # identical
+    rows = evaluate_claims(s, tuning, _reported(s, tuning, values))
+    by = {r['claim']: r for r in rows}
+    assert by['dualopt better']['verdict'] == 'superior'     # paired: the spread between seeds cancels
+    assert by['dualopt better']['comparison'].diffs == {k: pytest.approx(2.0 + 0.1 * (-1) ** k) for k in range(6)}
+    assert by['spd better']['verdict'] == 'no meaningful gain'
+    assert by['aa']['verdict'] == 'no meaningful gain'
+    # forgetting 0.2 lower everywhere: significant, but within the margin; secondary rows are Holm-adjusted
+    fl = by['dualopt forgets less']['comparison']
+    assert set(fl.p_adjusted) == set(fl.p) and all(fl.p_adjusted[k] >= fl.p[k] for k in fl.p)
+    # the same data on an exploratory task decides nothing
+    s2 = _suite(admission=(100.0, 20.0))
+    t2 = freeze_tuning(s2, _tuned(s2, {('adamw', 'c0'): {100: 35.0, 101: 35.0}}))
+    rows2 = evaluate_claims(s2, t2, _reported(s2, t2, values))
+    assert all(r['verdict'].startswith('exploratory') for r in rows2)
 
 
-def _cli(repo_root):
-    import importlib.util
-    import os.path as osp
-    spec = importlib.util.spec_from_file_location('benchmark_cli', osp.join(repo_root, 'tools', 'benchmark.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def test_seed_keyed_pairing_ignores_storage_order():
+    s = _suite()
+    tuning = freeze_tuning(s, _tuned(s, {}))
+    base = {k: (40.0 + k, 1.0) for k in range(6)}
+    values = {'adamw': base, 'dualopt': {k: (v + 1.0 * k, 1.0) for k, (v, _) in base.items()},
+              'spd': base, 'aa': base}
+    res = _reported(s, tuning, values)
+    reordered = dict(reversed(list(res.items())))
+    a = evaluate_claims(s, tuning, res)
+    b = evaluate_claims(s, tuning, reordered)
+    assert [r['comparison'].diffs for r in a] == [r['comparison'].diffs for r in b]
+    assert a[0]['comparison'].diffs == {k: pytest.approx(float(k)) for k in range(6)}
 
 
-def test_cli_lists_cells_and_refuses_an_empty_report(repo_root, tmp_path, capsys):
-    cli = _cli(repo_root)
-    assert cli.main(['mini', '--list', '--out', str(tmp_path / 'none')]) == 0
-    out = capsys.readouterr().out
-    assert 'todo  detection-finetune__dualopt_adamw__lr0.0002__s0' in out
-    assert f'{planned_count(mini_suite())} planned, 0 finished' in out
-    assert cli.main(['demo', '--report-only', '--out', str(tmp_path / 'none')]) == 1
-    full = cli.parse_args(['full', '--coco', '/d/coco', '--ood-coco', '/d/coco-c'])
-    assert full.coco == '/d/coco' and full.ood_coco == '/d/coco-c'
-
-
-def test_full_suite_takes_data_paths(repo_root):
-    s = full_suite(coco='/d/coco', ade='/d/ade', imagenet='/d/in', ood={'coco': '/d/coco-c/val2017'})
-    det = s.task('detection-finetune')
-    assert det.ood and det.cfg_options['val_evaluator.ann_file'] == '/d/coco/annotations/instances_val2017.json'
-    assert det.cfg_options['ood_split']['img'] == '/d/coco-c/val2017'
-    assert not s.task('semantic_seg-finetune').ood  # no OOD folder given: no OOD metric
-    assert s.upstream_options['val_dataloader.dataset.data_root'] == '/d/in/'
+@pytest.mark.parametrize('name', ['demo', 'mini', 'full'])
+def test_shipped_suite_files_load_and_state_their_claims(name):
+    s = load_suite(name)
+    assert s.claims and set(s.tuning_seeds).isdisjoint(s.reporting_seeds)
+    papers = {c.paper for c in s.claims}
+    assert all(sum(c.primary for c in s.claims if c.paper == p) == 1 for p in papers)
+    for t in s.tasks:
+        assert t.baseline in t.methods
+    assert tuning_cells(s)

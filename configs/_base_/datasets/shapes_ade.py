@@ -1,5 +1,5 @@
 # CPU-scale semantic segmentation data: the synthetic shapes scenes in the ADE20K layout
-# (images/{training,validation}/*.jpg, annotations/.../*.png; label 0 = unlabelled, ignored via
+# (images/{training,validation,test}/*.jpg, annotations/.../*.png; label 0 = unlabelled, ignored via
 # reduce_zero_label as in ADE20K). ADE20KDataset pins ADE's 150 classes, so the generic
 # BaseSegDataset reads the same files with our class list.
 _base_ = 'mmseg::_base_/datasets/ade20k.py'
@@ -33,5 +33,10 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=8, num_workers=0, persistent_workers=False,
     dataset=dict(**_dataset, pipeline=test_pipeline))
-test_dataloader = val_dataloader
+# Splits: val is for tuning and model selection (the val loop); test -- fresh, larger scenes -- is
+# for the reported numbers (the test loop).
+test_dataloader = dict(
+    batch_size=8, num_workers=0, persistent_workers=False,
+    dataset=dict(**_dataset, pipeline=test_pipeline,
+                 data_prefix=dict(img_path='images/test', seg_map_path='annotations/test')))
 ood_split = dict(img_path='images/validation_ood', seg_map_path='annotations/validation_ood')

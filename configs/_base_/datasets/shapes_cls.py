@@ -1,5 +1,5 @@
 # CPU-scale classification data: 64 px crops around the objects of the synthetic shapes scenes,
-# in mmpretrain's CustomDataset layout (<split>/<class>/*.jpg).
+# in mmpretrain's CustomDataset layout (<split>/<class>/*.jpg; splits train, val, test, val_ood).
 _base_ = 'mmpretrain::_base_/datasets/imagenet_bs32.py'
 
 dataset_type = 'CustomDataset'
@@ -24,7 +24,12 @@ val_dataloader = dict(
     batch_size=64, num_workers=0, persistent_workers=False,
     dataset=dict(_delete_=True, type=dataset_type, data_root=data_root, data_prefix='val',
                  with_label=True, pipeline=test_pipeline))
-test_dataloader = val_dataloader
+# Splits: val is for tuning and model selection (the val loop); test -- fresh, larger scenes -- is
+# for the reported numbers (the test loop).
+test_dataloader = dict(
+    batch_size=64, num_workers=0, persistent_workers=False,
+    dataset=dict(_delete_=True, type=dataset_type, data_root=data_root, data_prefix='test',
+                 with_label=True, pipeline=test_pipeline))
 val_evaluator = dict(type='Accuracy', topk=(1, ))
 test_evaluator = val_evaluator
 ood_split = dict(data_prefix='val_ood')

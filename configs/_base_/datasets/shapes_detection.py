@@ -30,9 +30,14 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=8, num_workers=0, persistent_workers=False,
     dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=test_pipeline))
-test_dataloader = val_dataloader
+# Splits: val is for tuning and model selection (the val loop); test -- fresh, larger scenes -- is
+# for the reported numbers (the test loop).
+test_dataloader = dict(
+    batch_size=8, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=test_pipeline,
+                 ann_file='annotations/instances_test2017.json', data_prefix=dict(img='test2017/')))
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
-test_evaluator = val_evaluator
+test_evaluator = dict(ann_file=data_root + 'annotations/instances_test2017.json')
 
 # The out-of-distribution split (unseen backgrounds + one corruption per image): the benchmark
 # evaluates it by pointing the test loop here.

@@ -17,6 +17,6 @@ test_pipeline = [
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))  # the test split (shapes_detection.py)
 val_evaluator = dict(metric=['bbox', 'segm'])
-test_evaluator = val_evaluator
+test_evaluator = dict(metric=['bbox', 'segm'])
