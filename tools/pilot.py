@@ -6,7 +6,7 @@ behind the task sizes of ``configs/benchmark/mini.py`` (results/README.md, "Pilo
     python tools/pilot.py configs/detection/retinanet_r18_fpn_shapes.py --regime finetune \\
         --length 12 --optimizer AdamW --lr 1e-3 --weight-decay 0.01
     python tools/pilot.py configs/classification/resnet18_shapes.py --regime scratch --length 15 \\
-        --optimizer SGD --lr 0.1 --weight-decay 5e-4 --cfg-options image_size=32
+        --optimizer SGD --lr 0.1 --weight-decay 5e-4 --optimizer-options momentum=0.9
 
 Fine-tuning pilots start the backbone from ``checkpoints/upstream_resnet18.pth`` (pre-trained
 first if missing). The warm-up is capped at 10 % of the schedule, as in the benchmark.
@@ -29,6 +29,8 @@ def parse_args(argv=None):
     p.add_argument('--optimizer', default='AdamW', help='any registered optimizer type')
     p.add_argument('--lr', type=float, required=True)
     p.add_argument('--weight-decay', type=float, default=0.0)
+    p.add_argument('--optimizer-options', nargs='+', default=[], metavar='KEY=VALUE',
+                   help='more optimizer arguments, e.g. momentum=0.9')
     p.add_argument('--seed', type=int, default=100)
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE')
     p.add_argument('--json', help='append the result as one json line to this file')
@@ -43,8 +45,10 @@ def main(argv=None):
     from dualopt_mm.benchmark.cell import pilot_config
     from dualopt_mm.benchmark.cell import numeric_metrics
     from mmengine.runner import Runner
+    from dualopt_mm.engine.config import parse_cfg_options
+    extra = parse_cfg_options(args.optimizer_options) if args.optimizer_options else {}
     cfg = pilot_config(args.config, args.regime, args.length, args.optimizer, args.lr, args.weight_decay,
-                       args.seed, args.cfg_options)
+                       args.seed, args.cfg_options, optimizer_options=extra)
     t0 = time.perf_counter()
     runner = Runner.from_cfg(cfg)
     runner.train()
@@ -52,7 +56,7 @@ def main(argv=None):
     metrics = numeric_metrics(runner.val_loop.run())
     out = {'config': osp.relpath(args.config, ROOT) if osp.isabs(args.config) else args.config,
            'regime': args.regime, 'length': args.length, 'optimizer': args.optimizer, 'lr': args.lr,
-           'weight_decay': args.weight_decay, 'seed': args.seed, 'cfg_options': args.cfg_options,
+           'weight_decay': args.weight_decay, 'optimizer_options': extra, 'seed': args.seed, 'cfg_options': args.cfg_options,
            'iters': runner.iter, 'train_s': round(train_s, 1), 'val': metrics}
     print(json.dumps(out))
     if args.json:

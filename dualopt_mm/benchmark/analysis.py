@@ -306,9 +306,10 @@ def evaluate_claims(suite: Suite, tuning: dict, results: dict) -> list:
                    'kind': claim.kind, 'primary': claim.primary, 'delta': delta, 'status': tt['status'],
                    'diverged': {claim.method: board[tk]['methods'][claim.method]['diverged'],
                                 claim.baseline: board[tk]['methods'][claim.baseline]['diverged']}}
-            if delta is None:
-                raise ValueError(f'claim {claim.claim!r} on {tk}: no margin for {meta["margin"]!r} in the suite\'s '
-                                 'margins (state it before the run)')
+            if delta is None:  # a relative margin of a baseline that scored <= 0 in tuning
+                row.update(comparison=None, verdict='no margin: the baseline\'s tuning mean is <= 0')
+                rows.append(row)
+                continue
             if not a or not b or set(a) != set(b):
                 row.update(comparison=None, verdict='not run' if not a or not b else 'incomplete')
                 rows.append(row)

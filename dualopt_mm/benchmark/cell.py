@@ -31,7 +31,7 @@ import torch
 from .suite import REPO_ROOT, Cell, Method, Suite
 
 __all__ = ['build_cell_config', 'run_cell', 'BenchmarkHook', 'apply_method', 'set_length', 'cap_warmup',
-           'ood_loop_config', 'upstream_accuracy', 'backbone_state', 'numeric_metrics', 'pilot_config',
+           'ood_loop_config', 'full_precision_coco', 'upstream_accuracy', 'backbone_state', 'numeric_metrics', 'pilot_config',
            'CONFIGS', 'WARMUP_FRACTION']
 
 CONFIGS = osp.join(REPO_ROOT, 'configs')
@@ -118,7 +118,9 @@ def apply_method(cfg, method: Method, setting: dict, seed: int | None = None) ->
     task_wrapper = cfg.get('optim_wrapper') or {}
     wrapper = {'type': 'OptimWrapper'}
     if task_wrapper.get('clip_grad') is not None:
-        wrapper['clip_grad'] = copy.deepcopy(task_wrapper['clip_grad'])
+        # a `_delete_` left by an override that found no clip_grad in the config to replace
+        wrapper['clip_grad'] = {k: v for k, v in copy.deepcopy(dict(task_wrapper['clip_grad'])).items()
+                                if k != '_delete_'}
     wrapper.update(copy.deepcopy(method.optim_wrapper))
     optimizer = copy.deepcopy(method.optimizer)
     wrapper['optimizer'] = optimizer
@@ -215,13 +217,14 @@ def build_cell_config(suite: Suite, cell: Cell, work_dir: str, configs_root: str
 
 
 def pilot_config(config: str, regime: str, length: int | None, optimizer: str, lr: float, weight_decay: float,
-                 seed: int, cfg_options=(), upstream_ckpt: str = osp.join('checkpoints', 'upstream_resnet18.pth')):
+                 seed: int, cfg_options=(), upstream_ckpt: str = osp.join('checkpoints', 'upstream_resnet18.pth'),
+                 optimizer_options: dict | None = None):
     """A task config with a plain optimizer setting, for sizing tasks (tools/pilot.py)."""
     from ..engine.config import isolate_run, load_config
     from .upstream import ensure_upstream_checkpoint
     cfg = load_config(config, cfg_options=list(cfg_options) or None,
                       work_dir=osp.join('work_dirs', 'pilot', uuid.uuid4().hex[:8]))
-    method = Method('pilot', {'type': optimizer}, paramwise_cfg={'norm_decay_mult': 0.0})
+    method = Method('pilot', {'type': optimizer, **(optimizer_options or {})}, paramwise_cfg={'norm_decay_mult': 0.0})
     apply_method(cfg, method, {'lr': lr, 'weight_decay': weight_decay}, seed=seed)
     if regime == 'finetune':
         ensure_upstream_checkpoint(upstream_ckpt)
@@ -460,9 +463,52 @@ def numeric_metrics(metrics: dict) -> dict:
     return out
 
 
+@contextlib.contextmanager
+def full_precision_coco():
+    """mmdet's CocoMetric rounds every AP to 3 decimals (0.001 is a tenth of a detection margin
+    here): while evaluating, its module sees a ``round`` that keeps full precision."""
+    try:
+        from mmdet.evaluation.metrics import coco_metric
+    except ImportError:
+        yield
+        return
+    coco_metric.round = lambda x, ndigits=None: float(x)
+    try:
+        yield
+    finally:
+        del coco_metric.round
+
+
 def _run_test_loop(runner, loader_cfg, evaluator_cfg) -> dict:
     from mmengine.runner import TestLoop
     return numeric_metrics(TestLoop(runner, loader_cfg, evaluator_cfg).run())
+
+
+def _evaluate(suite: Suite, cell: Cell, cfg, runner, diverged: bool, upstream_ref, configs_root) -> dict:
+    task = suite.task(cell.task)
+    ref = upstream_ref or {}
+    result = {'diverged': diverged}
+    if diverged:
+        # scored at the metric's floor by the analysis (protocol rule 6); nothing to evaluate
+        if cell.phase != 'tuning' and task.forgetting:
+            result['forgetting'] = {'pretrained_top1': ref.get('raw'), 'pretrained_top1_bn': ref.get('bn'),
+                                    'drop': None, 'drop_bn': None}
+    elif cell.phase == 'tuning':
+        result['val'] = numeric_metrics(runner.val_loop.run())
+    else:
+        result['test'] = numeric_metrics(runner.test_loop.run())
+        if task.ood:
+            result['ood'] = _run_test_loop(runner, *ood_loop_config(cfg))
+        if task.forgetting:
+            backbone = backbone_state(runner.model)
+            raw = upstream_accuracy(suite, backbone, configs_root)
+            bn = upstream_accuracy(suite, backbone, configs_root, bn_reestimate=True)
+            result['forgetting'] = {
+                'upstream_top1': raw, 'upstream_top1_bn': bn,
+                'pretrained_top1': ref.get('raw'), 'pretrained_top1_bn': ref.get('bn'),
+                'drop': None if ref.get('raw') is None else ref['raw'] - raw,
+                'drop_bn': None if ref.get('bn') is None else ref['bn'] - bn}
+    return result
 
 
 def run_cell(suite: Suite, cell: Cell, work_dir: str, progress=None, upstream_ref: dict | None = None,
@@ -472,7 +518,6 @@ def run_cell(suite: Suite, cell: Cell, work_dir: str, progress=None, upstream_re
     ``upstream_ref``: the pre-trained classifier's own upstream top-1, ``{'raw': .., 'bn': ..}``
     (forgetting = that minus the fine-tuned backbone's)."""
     from mmengine.runner import Runner
-    task = suite.task(cell.task)
     cfg = build_cell_config(suite, cell, work_dir, configs_root)
     os.makedirs(work_dir, exist_ok=True)
     # libraries print (pycocotools' tables) and warn; the terminal keeps the progress line
@@ -484,29 +529,8 @@ def run_cell(suite: Suite, cell: Cell, work_dir: str, progress=None, upstream_re
         runner.register_hook(hook)
         runner.train()
         t = time.perf_counter()
-        result = {'diverged': hook.diverged}
-        if hook.diverged:
-            # scored at the metric's floor by the analysis (protocol rule 6); nothing to evaluate
-            if cell.phase != 'tuning' and task.forgetting:
-                ref = upstream_ref or {}
-                result['forgetting'] = {'pretrained_top1': ref.get('raw'), 'pretrained_top1_bn': ref.get('bn'),
-                                        'drop': None, 'drop_bn': None}
-        elif cell.phase == 'tuning':
-            result['val'] = numeric_metrics(runner.val_loop.run())
-        else:
-            result['test'] = numeric_metrics(runner.test_loop.run())
-            if task.ood:
-                result['ood'] = _run_test_loop(runner, *ood_loop_config(cfg))
-            if task.forgetting:
-                backbone = backbone_state(runner.model)
-                ref = upstream_ref or {}
-                raw = upstream_accuracy(suite, backbone, configs_root)
-                bn = upstream_accuracy(suite, backbone, configs_root, bn_reestimate=True)
-                result['forgetting'] = {
-                    'upstream_top1': raw, 'upstream_top1_bn': bn,
-                    'pretrained_top1': ref.get('raw'), 'pretrained_top1_bn': ref.get('bn'),
-                    'drop': None if ref.get('raw') is None else ref['raw'] - raw,
-                    'drop_bn': None if ref.get('bn') is None else ref['bn'] - bn}
+        with full_precision_coco():
+            result = _evaluate(suite, cell, cfg, runner, hook.diverged, upstream_ref, configs_root)
     result.update(hook.summary())
     result['cost']['eval_s'] = time.perf_counter() - t
     del runner

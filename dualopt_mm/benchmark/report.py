@@ -156,15 +156,17 @@ def _figures(suite, tuning, results, board, rows, out_dir) -> dict:
             name = 'forest_' + ''.join(ch if ch.isalnum() else '_' for ch in paper.lower()).strip('_') + '.png'
             figures.forest_plot(prow, osp.join(out_dir, name), f'{paper}: paired differences on the reporting seeds')
             made['papers'][paper] = name
-    # performance profile across the tasks that share methods (fine-tuning tasks, say)
+    # performance profile across the tasks that share their methods: the fine-tuning tasks when
+    # there are two or more (the from-scratch tasks compare other methods), else every task
+    ft = [t for t in suite.tasks if t.regime == 'finetune']
     scores, trivial = {}, {}
-    for task in suite.tasks:
+    for task in (ft if len(ft) >= 2 else suite.tasks):
         s = board[task.key]['methods']
         scores[task.key] = {n: v['summary']['metric'][0] for n, v in s.items() if v['summary']['metric'][0] is not None}
         trivial[task.key] = float(task.admission['trivial']) if task.admission else 0.0
     if len(scores) >= 2 and any(scores.values()):
         figures.performance_profile({k: v for k, v in scores.items() if v}, osp.join(out_dir, 'performance_profile.png'),
-                                    f'{suite.name}: performance profile (test metric)', trivial=trivial)
+                                    f'{suite.name}: performance profile ({"fine-tuning tasks" if len(ft) >= 2 else "all tasks"}, test metric)', trivial=trivial)
         made['profile'] = 'performance_profile.png'
     for task in suite.tasks:
         files = []

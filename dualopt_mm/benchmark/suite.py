@@ -504,6 +504,12 @@ def suite_from_dict(d: dict, source: str | None = None, check_optimizers: bool =
                 raise SuiteError(f'{where}: task {tk!r} does not measure forgetting')
             if col.startswith('ood') and not task_keys[tk].ood:
                 raise SuiteError(f'{where}: task {tk!r} has no OOD split')
+        from .analysis import column_meta
+        for tk in c['tasks']:
+            key = column_meta(col, task_keys[tk])['margin']
+            if key not in margins:
+                raise SuiteError(f'{where}: no margin for {key!r} (column {col!r} of task {tk!r}) in `margins`: '
+                                 'state the smallest effect of interest before the run')
         claim = Claim(c['paper'], c['claim'], c['method'], c['baseline'], tuple(c['tasks']), col, kind,
                       bool(c.get('primary', False)))
         if claim.primary:

@@ -17,25 +17,25 @@ methods = dict(
         description='AdamW (baseline)',
         optimizer=dict(type='AdamW', betas=(0.9, 0.999), weight_decay=_ft_wd),
         paramwise_cfg=_pretrained, custom_hooks=_stats_hooks,
-        space=dict(lr=[2.5e-4, 5e-4, 1e-3, 2e-3]),
+        space=dict(lr=[5e-4, 1e-3, 2e-3, 4e-3]),
         defaults=dict(lr=1e-3)),
     l2sp_adamw=dict(
         description='L2-SP (AdamW base): coupled pull alpha (theta - theta_0)',
         optimizer=dict(type='L2SPAdamW', betas=(0.9, 0.999), weight_decay=_ft_wd),
         paramwise_cfg=_pretrained, custom_hooks=_anchor_hooks,
-        space=dict(lr=[5e-4, 1e-3], sp_alpha=[1e-4, 1e-3]),
+        space=dict(lr=[7e-4, 2e-3], sp_alpha=[1e-4, 1e-3]),
         defaults=dict(lr=1e-3, sp_alpha=0.01)),
     dualopt_adamw=dict(
         description='DualOpt fine-tuning mode (AdamW base): layer-wise weight rollback',
         optimizer=dict(type='DualOptAdamW', betas=(0.9, 0.999), weight_decay=_ft_wd, mode='finetune'),
         paramwise_cfg=_pretrained, custom_hooks=_anchor_hooks,
-        space=dict(lr=[5e-4, 1e-3], rollback=[0.01, 0.05]),
+        space=dict(lr=[7e-4, 2e-3], rollback=[0.01, 0.05]),
         defaults=dict(lr=1e-3, rollback=0.01)),
     spd_adamw=dict(
         description='Selective Projection Decay (AdamW base)',
         optimizer=dict(type='SPDAdamW', betas=(0.9, 0.999), weight_decay=_ft_wd),
         paramwise_cfg=_pretrained, custom_hooks=_anchor_hooks,
-        space=dict(lr=[5e-4, 1e-3], projection_decay=[0.25, 1.0]),
+        space=dict(lr=[7e-4, 2e-3], projection_decay=[0.25, 1.0]),
         defaults=dict(lr=1e-3, projection_decay=1.0)),
     # the A/A negative control: L2-SP with alpha = 0 is AdamW by construction; run at AdamW's
     # frozen winner, it must come out "no meaningful gain" or the pipeline leaks
@@ -49,19 +49,19 @@ methods = dict(
         description='SGD with momentum (baseline)',
         optimizer=dict(type='SGD', momentum=0.9, weight_decay=_sgd_wd),
         paramwise_cfg=dict(norm_decay_mult=0.0), custom_hooks=_stats_hooks,
-        space=dict(lr=[0.05, 0.1, 0.2, 0.4]),
+        space=dict(lr=[0.025, 0.05, 0.1, 0.2]),
         defaults=dict(lr=0.1)),
     random_scaled_sgd=dict(
         description='SGD-momentum with exponential random scaling',
         optimizer=dict(type='RandomScaledSGD', momentum=0.9, weight_decay=_sgd_wd),
         paramwise_cfg=dict(norm_decay_mult=0.0), custom_hooks=_stats_hooks,
-        space=dict(lr=[0.05, 0.1, 0.2, 0.4]),
+        space=dict(lr=[0.025, 0.05, 0.1, 0.2]),
         defaults=dict(lr=0.1)),
     hybrid_sgd=dict(
         description='hybrid multiplicative / additive update (SGD base)',
         optimizer=dict(type='HybridSGD', momentum=0.9, weight_decay=_sgd_wd, lr_in=1.0, lr_out=1e-3),
         paramwise_cfg=dict(norm_decay_mult=0.0), custom_hooks=_stats_hooks,
-        space=dict(lr=[0.1, 0.2], gamma=[0.25, 0.5]),
+        space=dict(lr=[0.05, 0.15], gamma=[0.25, 0.5]),
         defaults=dict(lr=0.1, gamma=0.5)),
     adamw_scratch=dict(
         description='AdamW from scratch (baseline of the layer-wise decay claim)',
@@ -73,7 +73,7 @@ methods = dict(
         description='DualOpt scratch mode (AdamW base): real-time layer-wise weight decay',
         optimizer=dict(type='DualOptAdamW', betas=(0.9, 0.999), weight_decay=_adamw_scratch_wd, mode='scratch'),
         paramwise_cfg=dict(norm_decay_mult=0.0), custom_hooks=_stats_hooks,
-        space=dict(lr=[2e-3, 4e-3], decay_min=[0.0, 0.5]),
+        space=dict(lr=[1e-3, 3e-3], decay_min=[0.0, 0.5]),
         defaults=dict(lr=1e-3, decay_min=0.0)),
     # ---------------------------------------------------------------- multi-exit
     osgd=dict(
@@ -81,6 +81,6 @@ methods = dict(
         optimizer=dict(type='SGD', momentum=0.9, weight_decay=_sgd_wd),
         optim_wrapper=dict(type='OSGDOptimWrapper', tasks=[['exit0'], ['exit1'], ['exit2'], ['exit3']]),
         paramwise_cfg=dict(norm_decay_mult=0.0), custom_hooks=_stats_hooks,
-        space=dict(lr=[0.05, 0.1, 0.2, 0.4]),
+        space=dict(lr=[0.025, 0.05, 0.1, 0.2]),
         defaults=dict(lr=0.1)),
 )
