@@ -162,7 +162,9 @@ def column_meta(column: str, task: Task) -> dict:
         return dict(label=f'{key} (test)', higher=True, margin=mk, unit=mk.split('/')[-1])
     if column.startswith('cost:'):
         key = column[5:]
-        return dict(label=key, higher=False, margin=None, unit='')
+        label = {'train_s': 'train time (s)', 'step_ms': 'optimizer step (ms)', 'peak_mem_mb': 'peak memory (MiB)',
+                 'optimizer_state_mb': 'optimizer state (MiB)'}.get(key, key)
+        return dict(label=label, higher=False, margin=None, unit='')
     raise KeyError(f'unknown column {column!r}')
 
 
@@ -314,6 +316,10 @@ def evaluate_claims(suite: Suite, tuning: dict, results: dict) -> list:
                 row.update(comparison=None, verdict='not run' if not a or not b else 'incomplete')
                 rows.append(row)
                 continue
+            # what one more seed of this comparison costs (both cells), for "the hours that would decide"
+            walls = [r['wall_s'] for r in results.values() if r.get('phase') == 'reporting' and r['task'] == tk
+                     and r['method'] in (claim.method, claim.baseline) and 'wall_s' in r]
+            row['seed_hours'] = 2 * statistics.fmean(walls) / 3600 if walls else None
             diffs = stats.paired_differences(a, b, higher_is_better=meta['higher'])
             row['comparison'] = stats.compare(diffs, delta, kind=claim.kind)
             rows.append(row)

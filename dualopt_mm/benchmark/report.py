@@ -101,7 +101,12 @@ def claim_table(rows: list) -> list:
         verdict = r['verdict'] + (f" ({'; '.join(f'{k}: {len(v)} diverged' for k, v in div.items())})" if div else '')
         if c.p_adjusted != c.p and not r['primary']:
             verdict += ' (Holm)'
-        ntd = '—' if c.verdict != 'undecided' else ('> 1000' if c.n_to_decide is None else str(c.n_to_decide))
+        ntd = '—'
+        if c.verdict == 'undecided':
+            ntd = '> 1000' if c.n_to_decide is None else str(c.n_to_decide)
+            if c.n_to_decide is not None and r.get('seed_hours'):
+                ntd += f" (~{c.n_to_decide * r['seed_hours']:.1f} h)"
+
         L.append(f"| {r['paper']} | {r['claim']} ({r['label']}) | {r['task']} | {'yes' if r['primary'] else ''} | {c.n} | {ci} | "
                  f"{r['delta']:{fmt}} | {diffs} | {_f(c.p_perm, '.3f')} | {verdict} | {ntd} |")
     return L
@@ -265,7 +270,8 @@ def write_report(suite: Suite, tuning: dict, results: dict, out_dir: str, comman
           '*inferior* if CI95 < 0, *no meaningful gain* if CI90 ⊂ (−δ, δ); "on par" claims: *non-inferior* if '
           'CI90 > −δ. Secondary rows are Holm-corrected within their paper; rows of an exploratory task '
           '(its baseline below the admission level) decide nothing. "n to decide": reporting seeds at which an '
-          'undecided row would be decided with 80 % power if the observed mean and SD were true.', '']
+          'undecided row would be decided with 80 % power if the observed mean and SD were true, and the '
+          'hours of both methods\' cells that many seeds take on this machine.', '']
     L += claim_table(rows) + ['']
     for paper, f in made['papers'].items():
         L.append(f'![{paper}]({f})')
