@@ -94,8 +94,8 @@ def main(argv=None):
         return 0
     write_report(suite, tuning, results, out, command)
     readme = open(osp.join(out, 'README.md')).read()
-    body = readme.split('\n## ')[0:2]
-    print('\n' + '\n## '.join(body).replace('![', '(figure: ').strip())
+    body = '\n## '.join(readme.split('\n## ')[0:2])  # the header and the claims
+    print('\n' + '\n'.join(line for line in body.splitlines() if not line.startswith('![')).strip())
     print(f'\n(leaderboards, tuning table and figures: {osp.join(out, "README.md")})')
     return 0
 

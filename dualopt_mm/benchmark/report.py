@@ -65,8 +65,25 @@ def _tuning_table(suite: Suite, tuning: dict, task) -> list:
                          for c in e['configs'])
         d = e.get('defaults')
         dtext = '—' if d is None else f"{_setting(d['setting'])} → {_f(d['mean'], fmt)}"
-        lines.append(f"| {name} | {cfgs} | {_setting(e['winner']['setting'])} | {dtext} |")
+        edges = _edges(suite.method(name), e['winner']['setting'])
+        won = _setting(e['winner']['setting']) + (f" (at the edge of its space: {', '.join(edges)})" if edges else '')
+        lines.append(f"| {name} | {cfgs} | {won} | {dtext} |")
     return lines
+
+
+def _edges(method, setting: dict) -> list:
+    """The numeric knobs whose winning value is the smallest or largest of the method's space
+    (the optimum may lie outside it)."""
+    out = []
+    for k, v in setting.items():
+        space = method.space.get(k)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or space is None:
+            continue
+        values = space if isinstance(space, (list, tuple)) else [space['low'], space['high']]
+        nums = [x for x in values if isinstance(x, (int, float)) and not isinstance(x, bool)]
+        if len(nums) > 1 and (v <= min(nums) or v >= max(nums)):
+            out.append(k)
+    return out
 
 
 def write_tuning_report(suite: Suite, tuning: dict) -> list:
@@ -260,8 +277,8 @@ def write_report(suite: Suite, tuning: dict, results: dict, out_dir: str, comman
     hours = lambda rs: sum(r['wall_s'] for r in rs) / 3600  # noqa: E731
     L = [f'# Benchmark suite `{suite.name}`: {suite.description}', '',
          f'Produced by `{command}` from `{suite.source}` under protocol v2 ([results/README.md](../README.md)): '
-         f'tuning on seeds {", ".join(map(str, suite.tuning_seeds))} (val split, {suite.budget} configurations per '
-         f'method, {suite.sampler}), reporting on held-out seeds {", ".join(map(str, suite.reporting_seeds))} '
+         f'tuning on seeds {", ".join(map(str, suite.tuning_seeds))} (val split, {suite.budget} '
+         f'configuration{"s" if suite.budget > 1 else ""} per method, {suite.sampler}), reporting on held-out seeds {", ".join(map(str, suite.reporting_seeds))} '
          f'(test split). {len(tun)} tuning cells ({hours(tun):.2f} h), {len(rep)} reporting cells ({hours(rep):.2f} h).', '']
     L += _env_line(results) + ['']
     L += ['## Claims', '',
