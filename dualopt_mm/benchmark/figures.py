@@ -555,7 +555,8 @@ def metric_plot(values: dict, path: str, title: str, metric_label: str, defaults
     nm = len(methods)
     long_names = max(len(str(m)) for m in methods) * nm > 70
     with _rc():
-        fig = _new_figure(max(4.2, 0.75 * nm + 2.8), 4.2 + (0.5 if long_names else 0))
+        width = max(4.2, 0.75 * nm + 2.8)
+        fig = _new_figure(width, 4.2 + (0.5 if long_names else 0))
         ax = fig.add_subplot(111)
         drawn_default = False
         for i, m in enumerate(methods):
@@ -580,7 +581,7 @@ def metric_plot(values: dict, path: str, title: str, metric_label: str, defaults
         ax.set_xlabel('method')
         ax.set_ylabel(metric_label)
         ax.grid(True, axis='y', color='0.92', lw=0.6)
-        ax.set_title(_wrap(title, 70))
+        ax.set_title(_wrap(title, int(7 * width)))
         handles = [Line2D([], [], marker='o', ls='none', ms=4, color='0.45', label='seed'),
                    Line2D([], [], marker='s', ls='-', ms=6, color='0.45', mec='black',
                           label='mean ± 95 % CI (t)')]
