@@ -46,9 +46,7 @@ def main(argv=None):
     # mmengine / mmcv import pkg_resources; the notice would bury the progress line
     warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
     import dualopt_mm  # noqa: F401  (registries)
-    from dualopt_mm.benchmark import SuiteError, load_suite, reporting_cells, tuning_cells
-    from dualopt_mm.benchmark.driver import load_results, load_tuning, run_suite
-    from dualopt_mm.benchmark.report import write_report
+    from dualopt_mm.benchmark import SuiteError, load_suite
     from dualopt_mm.engine.config import parse_cfg_options
 
     try:
@@ -56,6 +54,19 @@ def main(argv=None):
     except SuiteError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
+    from dualopt_mm.benchmark.analysis import TuningIncomplete
+    from dualopt_mm.benchmark.driver import CorruptResultError, StaleResultError
+    try:
+        return _run(args, argv, suite)
+    except (CorruptResultError, StaleResultError, TuningIncomplete, PermissionError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+
+
+def _run(args, argv, suite):
+    from dualopt_mm.benchmark import reporting_cells, tuning_cells
+    from dualopt_mm.benchmark.driver import load_results, load_tuning, run_suite
+    from dualopt_mm.benchmark.report import write_report
     out = args.out or osp.join('results', suite.name)
     control = {'--report-only', '--list'}
     command = 'python tools/benchmark.py ' + ' '.join(

@@ -21,7 +21,8 @@ import time
 
 from .suite import Suite, reporting_cells, tuning_cells
 
-__all__ = ['run_suite', 'run_cells', 'load_results', 'load_tuning', 'StaleResultError', 'Progress', 'PHASES']
+__all__ = ['run_suite', 'run_cells', 'load_results', 'load_tuning', 'StaleResultError', 'CorruptResultError',
+           'Progress', 'PHASES']
 
 PHASES = ('tuning', 'reporting')
 
@@ -30,15 +31,37 @@ class StaleResultError(RuntimeError):
     pass
 
 
+class CorruptResultError(RuntimeError):
+    pass
+
+
 def load_results(out_dir: str) -> dict:
     folder = osp.join(out_dir, 'cells')
     results = {}
     for name in sorted(os.listdir(folder)) if osp.isdir(folder) else []:
         if name.endswith('.json'):
-            with open(osp.join(folder, name)) as f:
-                r = json.load(f)
-            results[r['id']] = r
+            path = osp.join(folder, name)
+            try:
+                with open(path) as f:
+                    r = json.load(f)
+                results[r['id']] = r
+            except (ValueError, KeyError, TypeError) as e:
+                raise CorruptResultError(
+                    f'{path} is not a finished cell result ({type(e).__name__}: {e}); it was not written by '
+                    'this tool in one piece. Delete it and the cell is trained again.') from None
     return results
+
+
+def _check_writable(folder: str) -> None:
+    """Fail before anything trains if the results cannot be written."""
+    probe = osp.join(folder, f'.write-test-{os.getpid()}')
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(probe, 'w') as f:
+            f.write('ok')
+        os.remove(probe)
+    except OSError as e:
+        raise PermissionError(f'cannot write results into {folder}: {e.strerror}; nothing was trained') from None
 
 
 def _fmt(seconds: float) -> str:
@@ -117,8 +140,12 @@ def load_tuning(suite: Suite, out_dir: str):
 
 
 def _write_json_atomic(path: str, obj) -> None:
+    """Written to a temporary file, flushed to disk, then renamed: a crash or a power loss
+    leaves either the old file or the complete new one, never a truncated one."""
     with open(path + '.tmp', 'w') as f:
         json.dump(obj, f, indent=1, default=float)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(path + '.tmp', path)
 
 
@@ -145,6 +172,9 @@ def run_cells(suite: Suite, cells: list, out_dir: str, results: dict, work_root:
                 f'--force "{c.id}" (the old result is kept in replaced/), or restore the suite.')
     todo = [c for c in cells if wanted(c.id) and (c.id not in results or is_forced(c.id))]
     progress = progress or Progress(len(cells))
+    if only and not any(wanted(c.id) for c in cells):
+        progress.message(f'{label}--only {" ".join(only)}: matches none of the {len(cells)} cells of this phase '
+                         '(see --list for their ids)')
     progress.total = len(cells)
     env = environment()
     done = len(cells) - len(todo)
@@ -193,7 +223,7 @@ def run_suite(suite: Suite, out_dir: str, work_root: str = osp.join('work_dirs',
     for p in phases:
         if p not in PHASES:
             raise ValueError(f'unknown phase {p!r}; phases: {PHASES}')
-    os.makedirs(osp.join(out_dir, 'cells'), exist_ok=True)
+    _check_writable(osp.join(out_dir, 'cells'))
     results = load_results(out_dir)
     progress = Progress(0, stream, default_cell_s)
     finetune = any(t.regime == 'finetune' for t in suite.tasks)

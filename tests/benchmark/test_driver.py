@@ -316,6 +316,45 @@ def test_suite_files_name_the_problem(tmp_path):
         load_suite('no_such_suite')
 
 
+def _cli():
+    import importlib.util
+
+    from dualopt_mm.testing import REPO_ROOT
+    spec = importlib.util.spec_from_file_location('benchmark_cli', osp.join(REPO_ROOT, 'tools', 'benchmark.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_a_truncated_cell_json_is_named_not_a_traceback(tmp_path, capsys):
+    out = tmp_path / 'out'
+    (out / 'cells').mkdir(parents=True)
+    (out / 'cells' / 'x.json').write_text('{"id": "x", "val": {')
+    assert _cli().main(['demo', '--out', str(out), '--list']) == 2
+    err = capsys.readouterr().err
+    assert 'x.json is not a finished cell result' in err and 'Delete it' in err
+
+
+def test_an_unwritable_results_folder_stops_before_training(tmp_path, capsys, monkeypatch):
+    out = tmp_path / 'out'
+    out.mkdir()
+    (out / 'cells').write_text('a file where the cells folder should be')
+    monkeypatch.setattr(cell_mod, 'run_cell', lambda *a, **k: pytest.fail('trained although nothing can be written'))
+    assert _cli().main(['demo', '--out', str(out), '--phase', 'tuning']) == 2
+    assert 'cannot write results into' in capsys.readouterr().err
+
+
+def test_only_matching_nothing_says_so(interrupted_then_resumed, tmp_path, monkeypatch):
+    import shutil
+    r = interrupted_then_resumed
+    monkeypatch.chdir(r['root'])
+    out = str(tmp_path / 'out')
+    shutil.copytree(r['out'], out)
+    stream = io.StringIO()
+    run_suite(tiny_suite(), out, str(tmp_path / 'w'), only=('no_such_cell*',), stream=stream)
+    assert 'matches none of the' in stream.getvalue()
+
+
 @pytest.mark.parametrize('suite_name', ['demo', 'mini', 'full'])
 def test_every_cell_config_of_the_shipped_suites_builds(suite_name, in_fake_data, tmp_path):
     """Tuning cells of every (task, method) build; the reporting cells too, with a made-up frozen
