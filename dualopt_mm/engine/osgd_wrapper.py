@@ -317,6 +317,13 @@ class OSGDOptimWrapper(OptimWrapper):
         print_log(f'OSGDOptimWrapper: {len(task_keys)} tasks (priority order): '
                   + '; '.join(f'task{k}={keys}' for k, keys in enumerate(task_keys)),
                   logger='current')
+        all_keys = [key for keys in task_keys for key in keys]
+        for k, pats in enumerate(self.tasks):
+            if k >= len(task_keys) or not task_keys[k]:
+                # a typo in a pattern silently turns OSGD into the plain optimizer for that task
+                print_log(f'OSGDOptimWrapper: tasks[{k}] = {[p.pattern for p in pats]} matches no loss key of the '
+                          f'model (its loss keys: {all_keys}); that task contributes no gradient',
+                          logger='current', level=30)
         if not isinstance(loss, Tensor):
             return
         total = sum(t.detach() for t in task_losses if t is not None)

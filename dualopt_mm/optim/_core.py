@@ -62,6 +62,10 @@ def check_range(name: str, value: Any, lo: float | None = None, hi: float | None
         raise ValueError(f"{name}: expected a number, got {value!r}")
     else:
         v = float(value)
+    if math.isinf(v):
+        # no hyper-parameter of these optimizers means anything at infinity (lr=inf destroys the
+        # weights at the first step); "no clipping" etc. is spelt None where it exists
+        raise ValueError(f"Invalid {name}: {_fmt(value)} (expected a finite number)")
     ok = not math.isnan(v)
     if ok and lo is not None:
         ok = v > lo if lo_open else v >= lo
@@ -178,7 +182,11 @@ class ComposedOptimizer(Optimizer):
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         super().add_param_group(param_group)
-        self._check_hyperparameters(self.param_groups[-1])
+        try:
+            self._check_hyperparameters(self.param_groups[-1])
+        except ValueError:
+            self.param_groups.pop()  # a rejected group is not kept: a failed call changes nothing
+            raise
 
     def __getstate__(self) -> dict[str, Any]:
         # torch keeps only defaults/state/param_groups; keep every public attribute too, so

@@ -314,6 +314,23 @@ def test_warns_once_when_the_model_reweights_its_losses(monkeypatch):
     assert 'weights its losses' in logged[1]
 
 
+def test_a_task_pattern_that_matches_no_loss_is_named_in_a_warning(monkeypatch):
+    from dualopt_mm.engine import osgd_wrapper
+    logged = []
+    monkeypatch.setattr(osgd_wrapper, 'print_log', lambda msg, **kw: logged.append((msg, kw.get('level'))))
+    torch.manual_seed(0)
+    model = ToyModel()
+    ow = _osgd(model, [['_a$'], ['^los_b']])  # a typo: 'los_b'
+    model.train_step(_toy_batch(), ow)
+    warnings = [m for m, level in logged if level == 30]
+    assert len(warnings) == 1 and "tasks[1] = ['^los_b'] matches no loss key" in warnings[0]
+    assert 'loss_b' in warnings[0]  # the keys it could have matched are listed
+    logged.clear()
+    ok = _osgd(model, [['_a$'], ['_b']])
+    model.train_step(_toy_batch(), ok)
+    assert not [m for m, level in logged if level == 30]
+
+
 def test_single_string_task_and_captured_dict_consumed():
     torch.manual_seed(0)
     model = ToyModel()

@@ -330,3 +330,24 @@ def test_finite_check_with_expanded_and_transposed_gradients():
         opt.step()
     assert opt.skipped_steps == 1
     assert torch.equal(p.detach(), before[0]) and torch.equal(q.detach(), before[1])
+
+
+@pytest.mark.parametrize("e", ALL, ids=lambda e: e.name)
+@pytest.mark.parametrize("key", ["lr", "weight_decay"])
+def test_infinite_hyperparameters_are_rejected_naming_them(e, key):
+    with pytest.raises(ValueError, match=f"Invalid {key}: inf"):
+        e.cls([_p(3)], **{**e.typical, key: float("inf")})
+
+
+@pytest.mark.parametrize("e", ALL, ids=lambda e: e.name)
+def test_a_rejected_param_group_is_not_kept(e):
+    a, b = _p(3), _p(2, seed=1)
+    opt = e.cls([a], **e.typical)
+    groups = [dict(g) for g in opt.param_groups]
+    with pytest.raises(ValueError, match="lr"):
+        opt.add_param_group({"params": [b], "lr": -1.0})
+    assert len(opt.param_groups) == 1 and opt.param_groups[0]["params"] == [a]
+    assert [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups] == \
+        [{k: v for k, v in g.items() if k != "params"} for g in groups]
+    opt.add_param_group({"params": [b]})  # b is free to be added properly afterwards
+    assert len(opt.param_groups) == 2
