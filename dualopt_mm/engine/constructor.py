@@ -10,6 +10,7 @@ Use it in a config::
 """
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 
 import torch
@@ -80,9 +81,26 @@ class LayerwiseOptimWrapperConstructor:
         custom = cfg.get('custom_keys', {})
         if not isinstance(custom, dict) or not all(isinstance(v, dict) for v in custom.values()):
             raise ValueError('paramwise_cfg.custom_keys must map name substrings to dicts')
+        base_lr, base_wd = self.optimizer_cfg.get('lr'), self.optimizer_cfg.get('weight_decay')
         for k in _MULTS:
-            if k in cfg and not isinstance(cfg[k], (int, float)):
+            if k in cfg and (isinstance(cfg[k], bool) or not isinstance(cfg[k], (int, float))):
                 raise ValueError(f'paramwise_cfg.{k} must be a number, got {cfg[k]!r}')
+        for key, opts in custom.items():
+            for m in ('lr_mult', 'decay_mult'):
+                if m in opts and (isinstance(opts[m], bool) or not isinstance(opts[m], (int, float))):
+                    raise ValueError(f'paramwise_cfg.custom_keys[{key!r}].{m} must be a number, got {opts[m]!r}')
+        # a multiplier of a value the optimizer config does not give would silently do nothing
+        # (the optimizer's own default applies instead); mmengine refuses these too
+        decay_mults = [k for k in ('norm_decay_mult', 'bias_decay_mult', 'dwconv_decay_mult', 'flat_decay_mult')
+                       if k in cfg] + [f'custom_keys[{k!r}].decay_mult' for k, o in custom.items() if 'decay_mult' in o]
+        if decay_mults and base_wd is None:
+            raise ValueError(f'paramwise_cfg: {", ".join(decay_mults)} multiplies the weight decay, but the '
+                             'optimizer config has no weight_decay: set optimizer.weight_decay')
+        lr_mults = [k for k in ('bias_lr_mult', 'dcn_offset_lr_mult') if k in cfg] + \
+            [f'custom_keys[{k!r}].lr_mult' for k, o in custom.items() if 'lr_mult' in o]
+        if lr_mults and base_lr is None:
+            raise ValueError(f'paramwise_cfg: {", ".join(lr_mults)} multiplies the lr, but the optimizer '
+                             'config has no lr: set optimizer.lr')
         prefixes = cfg.setdefault('pretrained_prefixes', ['backbone'])
         if isinstance(prefixes, str) or not all(isinstance(p, str) for p in prefixes):
             raise ValueError('paramwise_cfg.pretrained_prefixes must be a list of module paths, '
@@ -99,8 +117,10 @@ class LayerwiseOptimWrapperConstructor:
         if hasattr(model, 'module'):  # DDP / MMDistributedDataParallel
             model = model.module
         optimizer_cfg = dict(self.optimizer_cfg)
-        optimizer_cfg['params'] = self.build_param_groups(model)
+        # mmengine passes the groups under the optimizer's first argument, whatever its name
+        optimizer_cfg[_first_argument(optimizer_cfg.get('type'))] = self.build_param_groups(model)
         optimizer = OPTIMIZERS.build(optimizer_cfg)
+        self._check_group_keys(optimizer)
         self._expose_group_keys(optimizer)
         return OPTIM_WRAPPERS.build(self.optim_wrapper_cfg, default_args=dict(optimizer=optimizer))
 
@@ -110,7 +130,7 @@ class LayerwiseOptimWrapperConstructor:
         names = [name for name, _, _ in entries]
         prefixes = cfg['pretrained_prefixes']
         for prefix in prefixes:
-            if not any(n == prefix or n.startswith(prefix + '.') for n in names):
+            if not any(_under(n, prefix) for n in names):
                 tops = sorted({n.split('.')[0] for n in names})
                 raise ValueError(f'paramwise_cfg.pretrained_prefixes: {prefix!r} matches no trainable '
                                  f'parameter of {type(model).__name__}; top-level modules: {tops}')
@@ -123,7 +143,7 @@ class LayerwiseOptimWrapperConstructor:
         rate = cfg.get('layer_decay_rate')
         for name, param, settings in entries:
             layer_id, num_layers = ids[name]
-            settings['pretrained'] = any(name == p or name.startswith(p + '.') for p in prefixes)
+            settings['pretrained'] = any(_under(name, p) for p in prefixes)
             settings['layer_id'] = layer_id
             settings['num_layers'] = num_layers
             settings['layer_depth'] = layer_id / (num_layers - 1) if num_layers > 1 else 0.0
@@ -141,10 +161,12 @@ class LayerwiseOptimWrapperConstructor:
         custom = cfg.get('custom_keys', {})
         sorted_keys = sorted(sorted(custom), key=len, reverse=True)
         owner = {}
-        for mod_name, module in model.named_modules():
+        modules = dict(model.named_modules())
+        for mod_name, module in modules.items():
             for p_name, p in module.named_parameters(recurse=False):
                 owner.setdefault(id(p), (module, p_name, mod_name))
         dcn_types = _dcn_types()
+        matched = set()
         out, seen = [], set()
         for name, param in model.named_parameters():  # yields each shared tensor once
             if id(param) in seen:
@@ -153,13 +175,19 @@ class LayerwiseOptimWrapperConstructor:
             if not param.requires_grad:
                 continue
             module, p_name, mod_name = owner[id(param)]
+            parent = modules.get(mod_name.rsplit('.', 1)[0] if '.' in mod_name else '') if mod_name else None
+            # mmengine: the offset conv *inside* a deformable conv (its parent) is a DCN part
+            in_dcn = bool(dcn_types) and isinstance(parent, dcn_types)
             settings = {}
             if self.base_lr is not None:
                 settings['lr'] = self.base_lr
             if self.base_wd is not None:
                 settings['weight_decay'] = self.base_wd
-            key = next((k for k in sorted_keys if k in name), None)
+            # mmengine matches custom keys against f'{module path}.{param}', so a root-level
+            # parameter reads '.cls_token' and mmpretrain's leading-dot keys reach it
+            key = next((k for k in sorted_keys if k in f'{mod_name}.{p_name}'), None)
             if key is not None:
+                matched.add(key)
                 opts = custom[key]
                 if self.base_lr is not None:
                     settings['lr'] = self.base_lr * opts.get('lr_mult', 1.0)
@@ -167,18 +195,22 @@ class LayerwiseOptimWrapperConstructor:
                     settings['weight_decay'] = self.base_wd * opts.get('decay_mult', 1.0)
                 settings.update({k: v for k, v in opts.items() if k not in ('lr_mult', 'decay_mult')})
             else:
-                self._default_rules(settings, module, p_name, mod_name, param, dcn_types)
+                self._default_rules(settings, module, p_name, mod_name, param, in_dcn)
             out.append((name, param, settings))
+        for key in sorted(set(custom) - matched):
+            print_log(f'LayerwiseOptimWrapperConstructor: paramwise_cfg.custom_keys[{key!r}] matches no trainable '
+                      f'parameter of {type(model).__name__}: it changes nothing', logger='current',
+                      level=logging.WARNING)
         return out
 
-    def _default_rules(self, settings, module, p_name, mod_name, param, dcn_types):
+    def _default_rules(self, settings, module, p_name, mod_name, param, in_dcn):
         cfg = self.paramwise_cfg
         is_norm = isinstance(module, _NORMS)
         is_dwconv = isinstance(module, nn.Conv2d) and module.in_channels == module.groups
-        in_dcn = bool(dcn_types) and 'conv_offset' in mod_name
         if p_name == 'bias' and not is_norm and not in_dcn and 'bias_lr_mult' in cfg and 'lr' in settings:
             settings['lr'] = self.base_lr * cfg['bias_lr_mult']
-        if in_dcn and isinstance(module, nn.Conv2d) and 'dcn_offset_lr_mult' in cfg and 'lr' in settings:
+        if (in_dcn and 'conv_offset' in mod_name and isinstance(module, nn.Conv2d)
+                and 'dcn_offset_lr_mult' in cfg and 'lr' in settings):
             settings['lr'] = self.base_lr * cfg['dcn_offset_lr_mult']
         if self.base_wd is None:
             return
@@ -191,6 +223,16 @@ class LayerwiseOptimWrapperConstructor:
         elif param.ndim == 1 and not in_dcn and 'flat_decay_mult' in cfg:
             settings['weight_decay'] = self.base_wd * cfg['flat_decay_mult']
 
+    def _check_group_keys(self, optimizer: torch.optim.Optimizer) -> None:
+        """A custom_keys entry may set any group key the optimizer reads (e.g. ``rollback``); a key
+        it does not read would be carried along and ignored: refuse it, naming it."""
+        known = set(optimizer.defaults) | {'lr', 'weight_decay', 'lr_mult', 'decay_mult', *_GROUP_KEYS}
+        for key, opts in self.paramwise_cfg.get('custom_keys', {}).items():
+            unknown = sorted(set(opts) - known)
+            if unknown:
+                raise ValueError(f'paramwise_cfg.custom_keys[{key!r}]: {type(optimizer).__name__} reads no group '
+                                 f'key {unknown} (a typo?); it reads {sorted(set(optimizer.defaults) - {"params"})}')
+
     @staticmethod
     def _expose_group_keys(optimizer: torch.optim.Optimizer) -> None:
         """Every group key also in ``optimizer.defaults`` (mmengine's schedulers read it for the
@@ -202,6 +244,20 @@ class LayerwiseOptimWrapperConstructor:
         for group in optimizer.param_groups:
             for k, v in optimizer.defaults.items():
                 group.setdefault(k, v)
+
+
+def _under(name: str, prefix: str) -> bool:
+    """``name`` lies under the module path ``prefix`` (``''``: the whole model)."""
+    return prefix == '' or name == prefix or name.startswith(prefix + '.')
+
+
+def _first_argument(type_name) -> str:
+    import inspect
+    cls = OPTIMIZERS.get(type_name) if isinstance(type_name, str) else type_name
+    if cls is None:
+        return 'params'
+    names = [n for n in inspect.signature(cls.__init__).parameters if n != 'self']
+    return names[0] if names else 'params'
 
 
 def _hashable(v):

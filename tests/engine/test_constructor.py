@@ -200,3 +200,100 @@ def test_ddp_wrapped_model_is_unwrapped():
     ow = _build(holder)
     assert all(n.startswith(('backbone.', 'head.')) for g in ow.optimizer.param_groups
                for n in g['param_names'])
+
+
+class _EdgeModel(nn.Module):
+    """Every case mmengine's constructor treats specially: a root-level parameter, norms, a
+    depth-wise conv, a flat parameter, a deformable conv (its offset conv is a DCN part) and a
+    plain conv that is only *named* conv_offset (mmdet's FeatureAdaption)."""
+
+    def __init__(self):
+        super().__init__()
+        from mmcv.ops import DeformConv2dPack
+        self.cls_token = nn.Parameter(torch.zeros(1, 4))
+        self.backbone = nn.Module()
+        self.backbone.conv = nn.Conv2d(3, 4, 3, bias=True)
+        self.backbone.bn = nn.BatchNorm2d(4)
+        self.backbone.dw = nn.Conv2d(4, 4, 3, groups=4)
+        self.backbone.gn = nn.GroupNorm(2, 4)
+        self.backbone.scale = nn.Parameter(torch.ones(4))
+        self.backbone.dcn = DeformConv2dPack(4, 4, 3, padding=1)
+        self.head = nn.Module()
+        self.head.conv_offset = nn.Conv2d(4, 18, 1)
+        self.head.fc = nn.Linear(4, 2)
+
+
+def _effective(optimizer):
+    """param id -> (lr, weight_decay) the optimizer really uses."""
+    return {id(p): (g['lr'], g.get('weight_decay', 0.0)) for g in optimizer.param_groups for p in g['params']}
+
+
+@pytest.mark.parametrize('paramwise', [
+    dict(),
+    dict(bias_lr_mult=2.0, bias_decay_mult=0.5, norm_decay_mult=0.0, dwconv_decay_mult=0.1,
+         flat_decay_mult=0.3, dcn_offset_lr_mult=0.1),
+    dict(custom_keys={'.cls_token': dict(decay_mult=0.0), 'head': dict(lr_mult=10.0),
+                      'backbone.bn': dict(lr_mult=0.5, decay_mult=2.0)}, norm_decay_mult=0.25),
+    dict(custom_keys={'conv_offset': dict(lr_mult=0.01)}, dcn_offset_lr_mult=0.5, bias_lr_mult=3.0),
+])
+def test_effective_lr_and_decay_equal_mmengines_default_constructor(paramwise):
+    import copy
+
+    import dualopt_mm  # noqa: F401
+    from mmengine.optim import DefaultOptimWrapperConstructor
+    torch.manual_seed(0)
+    model = _EdgeModel()
+    opt = dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-2)
+    theirs = DefaultOptimWrapperConstructor(dict(optimizer=opt), copy.deepcopy(paramwise))(model)
+    ours = _build(model, optimizer=opt, depth_mode='order', pretrained_prefixes=[''], **copy.deepcopy(paramwise))
+    t, o = _effective(theirs.optimizer), _effective(ours.optimizer)
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert set(t) == set(o)
+    diff = {names[k]: (t[k], o[k]) for k in t if t[k] != pytest.approx(o[k])}
+    assert not diff
+
+
+def test_multipliers_of_missing_lr_or_decay_and_non_numbers_are_refused():
+    model = _EdgeModel()
+    for kw, msg in [(dict(norm_decay_mult=0.0), 'norm_decay_mult.*no weight_decay'),
+                    (dict(custom_keys={'head': dict(decay_mult=0.0)}), r"custom_keys\['head'\].decay_mult"),
+                    (dict(flat_decay_mult=0.0), 'flat_decay_mult')]:
+        with pytest.raises(ValueError, match=msg):
+            _build(model, optimizer=dict(type='SGD', lr=0.1), depth_mode='order', **kw)
+    with pytest.raises(ValueError, match='bias_lr_mult.*no lr'):
+        _build(model, optimizer=dict(type='SGD', weight_decay=0.0), depth_mode='order', bias_lr_mult=2.0)
+    with pytest.raises(ValueError, match=r"custom_keys\['head'\].lr_mult must be a number"):
+        _build(model, depth_mode='order', custom_keys={'head': dict(lr_mult='10')})
+    with pytest.raises(ValueError, match='norm_decay_mult must be a number'):
+        _build(model, depth_mode='order', norm_decay_mult=True)
+
+
+def test_custom_key_typos_raise_and_unmatched_keys_warn(monkeypatch):
+    from dualopt_mm.engine import constructor
+    model = _EdgeModel()
+    with pytest.raises(ValueError, match=r"custom_keys\['backbone.conv'\]: DualOptAdamW reads no group key \['rolback'\]"):
+        _build(model, optimizer=dict(type='DualOptAdamW', lr=1e-3), depth_mode='order',
+               custom_keys={'backbone.conv': dict(rolback=0.5)})
+    logged = []
+    monkeypatch.setattr(constructor, 'print_log', lambda msg, **kw: logged.append((msg, kw.get('level'))))
+    ow = _build(model, optimizer=dict(type='DualOptAdamW', lr=1e-3), depth_mode='order',
+                custom_keys={'backbone.conv': dict(rollback=0.5), 'backbone.layer9': dict(lr_mult=0.1)})
+    warnings = [m for m, level in logged if level == 30]
+    assert len(warnings) == 1 and "custom_keys['backbone.layer9'] matches no trainable parameter" in warnings[0]
+    by_name = {n: g for g in ow.optimizer.param_groups for n in g['param_names']}
+    assert by_name['backbone.conv.weight']['rollback'] == 0.5
+
+
+def test_a_bare_backbone_is_all_pretrained_and_the_first_argument_need_not_be_params():
+    import dualopt_mm  # noqa: F401
+    from mmengine.registry import OPTIMIZERS
+
+    class Named(torch.optim.SGD):
+        def __init__(self, model_params, lr=0.1):
+            super().__init__(model_params, lr=lr)
+    if 'NamedFirstArgSGD' not in OPTIMIZERS.module_dict:
+        OPTIMIZERS.register_module(name='NamedFirstArgSGD', module=Named)
+    model = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 2))
+    ow = _build(model, optimizer=dict(type='NamedFirstArgSGD', lr=0.1), depth_mode='order', pretrained_prefixes=[''])
+    assert all(g['pretrained'] for g in ow.optimizer.param_groups)
+    assert sum(len(g['params']) for g in ow.optimizer.param_groups) == 4
