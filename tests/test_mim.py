@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 
-from dualopt_mm.testing import config_path
+from dualopt_mm.testing import REPO_ROOT, config_path
 
 
 def test_mim_train_mmpretrain(in_fake_data, tmp_path):
@@ -18,8 +18,9 @@ def test_mim_train_mmpretrain(in_fake_data, tmp_path):
            '--work-dir', str(work), '--cfg-options', 'train_cfg.max_epochs=1',
            'train_dataloader.dataset.indices=8', 'train_dataloader.batch_size=4',
            'val_dataloader.dataset.indices=8']
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [osp.dirname(osp.dirname(
-        config_path())), os.environ.get('PYTHONPATH')])))
+    # the repository root itself (its parent would make a clone folder named dualopt_mm import as
+    # an empty namespace package, and custom_imports would register nothing)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO_ROOT, os.environ.get('PYTHONPATH')])))
     out = subprocess.run(cmd, cwd=in_fake_data, capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert (work / 'epoch_1.pth').exists()

@@ -14,11 +14,18 @@ __all__ = ["DualOptAdamW", "DualOptSGD"]
 _MODES = ("finetune", "scratch")
 
 
-def check_anchor_dtype(anchor_dtype) -> None:
+def check_anchor_dtype(anchor_dtype):
+    """The anchor storage dtype as a ``torch.dtype`` (None: the parameter's, fp32 at least); a
+    name (``'bfloat16'``, ``'torch.float16'``) is accepted so configs can set it."""
+    if isinstance(anchor_dtype, str):
+        name = anchor_dtype[len("torch."):] if anchor_dtype.startswith("torch.") else anchor_dtype
+        resolved = getattr(torch, name, None)
+        anchor_dtype = resolved if isinstance(resolved, torch.dtype) else anchor_dtype
     if anchor_dtype is not None and not (isinstance(anchor_dtype, torch.dtype)
                                          and anchor_dtype.is_floating_point):
-        raise ValueError(f"Invalid anchor_dtype: {anchor_dtype!r} (expected None or a floating "
-                         "torch.dtype)")
+        raise ValueError(f"Invalid anchor_dtype: {anchor_dtype!r} (expected None, a floating "
+                         "torch.dtype or its name, e.g. 'bfloat16')")
+    return anchor_dtype
 
 
 class _DualOptMixin:
@@ -38,7 +45,7 @@ class _DualOptMixin:
         check_range("rollback_power", g["rollback_power"], 0.0)
         check_range("decay_min", g["decay_min"], 0.0, 1.0)
         check_range("decay_power", g["decay_power"], 0.0)
-        check_anchor_dtype(g["anchor_dtype"])
+        g["anchor_dtype"] = check_anchor_dtype(g["anchor_dtype"])
 
     def _group_anchored(self, group):
         return group["mode"] == "finetune" and bool(group["pretrained"])

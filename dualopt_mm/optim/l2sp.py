@@ -17,7 +17,7 @@ class _L2SPMixin:
 
     def _check_extra(self, g):
         check_range("sp_alpha", g["sp_alpha"], 0.0)
-        check_anchor_dtype(g["anchor_dtype"])
+        g["anchor_dtype"] = check_anchor_dtype(g["anchor_dtype"])
 
     def _active(self, group) -> bool:
         return bool(group["pretrained"]) and group["sp_alpha"] != 0

@@ -17,7 +17,7 @@ class _SPDMixin:
     def _check_extra(self, g):
         check_range("projection_decay", g["projection_decay"], 0.0, 1.0)
         check_range("projection_eps", g["projection_eps"], 0.0, lo_open=True)
-        check_anchor_dtype(g["anchor_dtype"])
+        g["anchor_dtype"] = check_anchor_dtype(g["anchor_dtype"])
 
     def _begin_step(self):
         super()._begin_step()

@@ -351,3 +351,17 @@ def test_a_rejected_param_group_is_not_kept(e):
         [{k: v for k, v in g.items() if k != "params"} for g in groups]
     opt.add_param_group({"params": [b]})  # b is free to be added properly afterwards
     assert len(opt.param_groups) == 2
+
+
+@pytest.mark.parametrize("e", ANCHORED, ids=lambda e: e.name)
+@pytest.mark.parametrize("name", ["bfloat16", "torch.bfloat16"])
+def test_anchor_dtype_by_name_as_a_config_writes_it(e, name):
+    a = _p(4)
+    opt = e.cls([a], **{**e.typical, "anchor_dtype": name})
+    assert opt.param_groups[0]["anchor_dtype"] is torch.bfloat16
+    opt.capture_anchors()
+    assert opt.state[a]["anchor"].dtype == torch.bfloat16
+    with pytest.raises(ValueError, match="anchor_dtype: torch.int8"):
+        e.cls([_p(2)], **{**e.typical, "anchor_dtype": "int8"})
+    with pytest.raises(ValueError, match="anchor_dtype.*'floaty'"):
+        e.cls([_p(2)], **{**e.typical, "anchor_dtype": "floaty"})
