@@ -188,6 +188,54 @@ class ComposedOptimizer(Optimizer):
             self.param_groups.pop()  # a rejected group is not kept: a failed call changes nothing
             raise
 
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """torch's ``load_state_dict``, after checking that the state fits: every loaded group's
+        hyper-parameters valid, every per-parameter tensor of the parameter's shape (otherwise
+        ``ValueError`` naming the group / parameter, and nothing changes). Anchors keep the dtype
+        they were saved in (torch casts every state tensor to the parameter's dtype: bf16 anchors
+        would double in memory and lose bit-exact resume). An anchored parameter whose loaded
+        state shows training but has no anchor gets a warning: its anchor would be captured from
+        the already trained weights."""
+        import itertools
+        import warnings
+        groups = state_dict.get("param_groups", [])
+        if len(groups) != len(self.param_groups):
+            raise ValueError(f"loaded state dict has {len(groups)} parameter groups, this optimizer "
+                             f"{len(self.param_groups)}")
+        for i, g in enumerate(groups):
+            merged = {**self.defaults, **{k: v for k, v in g.items() if k != "params"}}
+            try:
+                self._check_hyperparameters(merged)
+            except ValueError as e:
+                raise ValueError(f"loaded state dict, param group {i}: {e}") from None
+        index = dict(zip(itertools.chain.from_iterable(g["params"] for g in groups),
+                         itertools.chain.from_iterable(g["params"] for g in self.param_groups)))
+        anchor_dtypes = {}
+        for k, st in state_dict.get("state", {}).items():
+            p = index.get(k)
+            if p is None or not isinstance(st, dict):
+                continue
+            for name, v in st.items():
+                if isinstance(v, Tensor) and name != "step" and v.dim() > 0 and v.shape != p.shape:
+                    raise ValueError(f"loaded state dict: state {name!r} of parameter {k} has shape "
+                                     f"{tuple(v.shape)}, the parameter {tuple(p.shape)} (a state from "
+                                     "another model?)")
+            if isinstance(st.get("anchor"), Tensor):
+                anchor_dtypes[p] = st["anchor"].dtype
+        super().load_state_dict(state_dict)
+        for p, dtype in anchor_dtypes.items():
+            st = self.state[p]
+            if st["anchor"].dtype != dtype:
+                st["anchor"] = st["anchor"].to(dtype)  # back from the cast: exact (it was widened)
+        missing = 0
+        for group in self.param_groups:
+            if self._uses_anchors and self._group_anchored(group):
+                missing += sum(1 for p in group["params"] if self.state.get(p) and "anchor" not in self.state[p])
+        if missing:
+            warnings.warn(f"{type(self).__name__}.load_state_dict: {missing} anchored parameter(s) have "
+                          "optimizer state but no anchor; their anchors will be captured from the current "
+                          "(already trained) weights at the next step", stacklevel=2)
+
     def __getstate__(self) -> dict[str, Any]:
         # torch keeps only defaults/state/param_groups; keep every public attribute too, so
         # deepcopy / pickle preserve e.g. nonfinite, skipped_steps, last_scale

@@ -365,3 +365,52 @@ def test_anchor_dtype_by_name_as_a_config_writes_it(e, name):
         e.cls([_p(2)], **{**e.typical, "anchor_dtype": "int8"})
     with pytest.raises(ValueError, match="anchor_dtype.*'floaty'"):
         e.cls([_p(2)], **{**e.typical, "anchor_dtype": "floaty"})
+
+
+def _trained(e, *params, **kw):
+    opt = e.cls(list(params), **{**e.typical, **kw})
+    for p in params:
+        p.grad = torch.ones_like(p)
+    opt.step()
+    return opt
+
+
+@pytest.mark.parametrize("e", ANCHORED, ids=lambda e: e.name)
+def test_loaded_bf16_anchors_keep_their_dtype_bit_exactly(e):
+    a = _p(4, 3)
+    opt = _trained(e, a, anchor_dtype=torch.bfloat16)
+    sd = copy.deepcopy(opt.state_dict())
+    fresh = e.cls([a], **{**e.typical, "anchor_dtype": torch.bfloat16})
+    fresh.load_state_dict(sd)
+    got = fresh.state[a]["anchor"]
+    assert got.dtype == torch.bfloat16 and torch.equal(got, opt.state[a]["anchor"])
+
+
+@pytest.mark.parametrize("e", ALL, ids=lambda e: e.name)
+def test_a_state_dict_that_does_not_fit_is_refused_and_changes_nothing(e):
+    a, b = _p(4, 3), _p(5, seed=1)
+    sd = _trained(e, a).state_dict()
+    bad = copy.deepcopy(sd)
+    bad["param_groups"][0]["lr"] = -1.0
+    other = e.cls([b], **e.typical)
+    before = _snapshot(other)
+    with pytest.raises(ValueError, match="param group 0.*lr"):
+        other.load_state_dict(bad)
+    # a state from a model with other shapes
+    with pytest.raises(ValueError, match=r"shape \(4, 3\), the parameter \(5,\)"):
+        other.load_state_dict(copy.deepcopy(sd))
+    after = _snapshot(other)
+    _state_equal(before[0], after[0])
+    assert before[1] == after[1]
+
+
+@pytest.mark.parametrize("e", ANCHORED, ids=lambda e: e.name)
+def test_a_loaded_state_without_anchors_warns(e):
+    a = _p(4, 3)
+    sd = _trained(e, a).state_dict()
+    for st in sd["state"].values():
+        st.pop("anchor", None)
+    assert all(sd["state"].values())  # the rest of the state (step, moments) is still there
+    fresh = e.cls([a], **e.typical)
+    with pytest.warns(UserWarning, match="no anchor"):
+        fresh.load_state_dict(sd)
