@@ -183,6 +183,10 @@ class ComposedOptimizer(Optimizer):
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         super().add_param_group(param_group)
         try:
+            if any(p.is_complex() for p in self.param_groups[-1]["params"]):
+                raise ValueError(f"{type(self).__name__} does not support complex parameters (the anchored "
+                                 "pulls, gates and multiplicative updates are defined for real tensors); "
+                                 "optimize torch.view_as_real(p) instead")
             self._check_hyperparameters(self.param_groups[-1])
         except ValueError:
             self.param_groups.pop()  # a rejected group is not kept: a failed call changes nothing

@@ -91,13 +91,18 @@ def spd_pull_(param: Tensor, anchor: Tensor, gate: Tensor, prev_norm: Tensor, la
         \theta_t = \tilde\theta - \lambda\, r\, [c < 0]\,(\tilde\theta - \theta_0)
 
     ``gate`` is :math:`[c < 0]` from :func:`spd_measure`. The ratio is below 1 by construction
-    (:math:`\lVert\theta_{t-1}-\theta_0\rVert \ge 0`, :math:`\epsilon > 0`), so only the lower
-    clip is applied. Everything stays on the device: no host sync.
+    (:math:`\lVert\theta_{t-1}-\theta_0\rVert \ge 0`, :math:`\epsilon > 0`); a norm that
+    overflowed gives ratio 1, and a closed gate exactly 0 (no ``0 * nan``). Everything stays on the
+    device: no host sync.
     """
     out = _work(out, param, anchor)
     diff = torch.sub(param, anchor) if out is None else torch.sub(param, anchor, out=out)
     new_norm = torch.linalg.vector_norm(diff, dtype=_reduce_dtype(param))
-    rho = torch.sub(new_norm, prev_norm).clamp_min_(0.0).div_(new_norm + eps).mul_(gate)
+    ratio = torch.sub(new_norm, prev_norm).clamp_min_(0.0).div_(new_norm + eps)
+    # a norm that overflowed (inf / inf) is a deviation far beyond the previous radius: ratio 1;
+    # and a closed gate must give exactly 0, never 0 * nan
+    ratio = ratio.nan_to_num_(nan=1.0).clamp_(0.0, 1.0)
+    rho = torch.where(gate, ratio, torch.zeros_like(ratio))
     if rho.dtype != param.dtype:
         rho = rho.to(param.dtype)
     param.addcmul_(diff, rho, value=-lam)

@@ -414,3 +414,24 @@ def test_a_loaded_state_without_anchors_warns(e):
     fresh = e.cls([a], **e.typical)
     with pytest.warns(UserWarning, match="no anchor"):
         fresh.load_state_dict(sd)
+
+
+@pytest.mark.parametrize("name", ["SPDSGD", "SPDAdamW"])
+def test_spd_is_nan_safe_when_a_norm_overflows(name):
+    e = O.get_optimizer_info(name)
+    # elements of ~1e22 after the step: their squared norm overflows fp32 (inf / inf = nan)
+    a = torch.zeros(100, requires_grad=True)
+    opt = e.cls([a], lr=1.0, **({"momentum": 0.0} if name == "SPDSGD" else {}))
+    a.grad = torch.full_like(a, 1e22)
+    opt.step()                       # first step: c = 0, the gate is closed
+    assert torch.isfinite(a).all()
+    a.grad = torch.full_like(a, 1e22)
+    opt.step()                       # deviation and gradient agree: the gate opens, ratio 1
+    assert torch.isfinite(a).all()
+
+
+@pytest.mark.parametrize("e", ALL, ids=lambda e: e.name)
+def test_complex_parameters_are_refused_at_construction(e):
+    z = torch.zeros(3, dtype=torch.complex64, requires_grad=True)
+    with pytest.raises(ValueError, match="complex parameters"):
+        e.cls([z], **e.typical)
