@@ -166,7 +166,7 @@ class LayerwiseOptimWrapperConstructor:
             for p_name, p in module.named_parameters(recurse=False):
                 owner.setdefault(id(p), (module, p_name, mod_name))
         dcn_types = _dcn_types()
-        matched = set()
+        matched = {}
         out, seen = [], set()
         for name, param in model.named_parameters():  # yields each shared tensor once
             if id(param) in seen:
@@ -187,7 +187,7 @@ class LayerwiseOptimWrapperConstructor:
             # parameter reads '.cls_token' and mmpretrain's leading-dot keys reach it
             key = next((k for k in sorted_keys if k in f'{mod_name}.{p_name}'), None)
             if key is not None:
-                matched.add(key)
+                matched[key] = matched.get(key, 0) + 1
                 opts = custom[key]
                 if self.base_lr is not None:
                     settings['lr'] = self.base_lr * opts.get('lr_mult', 1.0)
@@ -197,7 +197,10 @@ class LayerwiseOptimWrapperConstructor:
             else:
                 self._default_rules(settings, module, p_name, mod_name, param, in_dcn)
             out.append((name, param, settings))
-        for key in sorted(set(custom) - matched):
+        for key in sorted(matched):
+            print_log(f'LayerwiseOptimWrapperConstructor: paramwise_cfg.custom_keys[{key!r}] sets '
+                      f'{custom[key]} on {matched[key]} parameter tensor(s)', logger='current')
+        for key in sorted(set(custom) - set(matched)):
             print_log(f'LayerwiseOptimWrapperConstructor: paramwise_cfg.custom_keys[{key!r}] matches no trainable '
                       f'parameter of {type(model).__name__}: it changes nothing', logger='current',
                       level=logging.WARNING)

@@ -280,6 +280,8 @@ def test_custom_key_typos_raise_and_unmatched_keys_warn(monkeypatch):
                 custom_keys={'backbone.conv': dict(rollback=0.5), 'backbone.layer9': dict(lr_mult=0.1)})
     warnings = [m for m, level in logged if level == 30]
     assert len(warnings) == 1 and "custom_keys['backbone.layer9'] matches no trainable parameter" in warnings[0]
+    # which parameters a custom key changed is logged (a frozen stem's key matches nothing: warned)
+    assert any("custom_keys['backbone.conv'] sets {'rollback': 0.5} on 2 parameter tensor(s)" in m for m, _ in logged)
     by_name = {n: g for g in ow.optimizer.param_groups for n in g['param_names']}
     assert by_name['backbone.conv.weight']['rollback'] == 0.5
 
