@@ -19,6 +19,8 @@ from mmengine.logging import print_log
 from mmengine.registry import HOOKS
 
 from ..optim import HybridAdamW, HybridSGD
+from ..optim._anchor import depth_map, group_depth
+from ..optim._pull import rollback_level
 
 __all__ = ['AnchorHook', 'OptimizerStatsHook', 'iter_optimizers', 'pretrained_weights_configured']
 
@@ -102,6 +104,11 @@ class AnchorHook(Hook):
                       f'the checkpoint), {nbytes / 2 ** 20:.1f} MiB', logger='current')
 
 
+def _order_depth(groups):
+    """The optimizers' fallback depth (tensor order) when some group has no ``layer_depth``."""
+    return depth_map(groups) if any(g.get('layer_depth') is None for g in groups) else None
+
+
 @HOOKS.register_module()
 class OptimizerStatsHook(Hook):
     """Log what the optimizer did, every ``interval`` training iterations.
@@ -137,10 +144,12 @@ class OptimizerStatsHook(Hook):
         groups = optimizer.param_groups
         pre = [g for g in groups if g.get('pretrained', True) and g.get('mode') == 'finetune'
                and 'rollback' in g]
+        order = _order_depth(groups)
         if pre:
-            g = min(pre, key=lambda g: g.get('layer_depth') or 0.0)
-            d = g.get('layer_depth') or 0.0
-            r = g['rollback_min'] + (g['rollback'] - g['rollback_min']) * (1 - d) ** g['rollback_power']
+            # the pull the optimizer applied to its shallowest pre-trained tensor, with the depth
+            # it used (the group's layer_depth, else the tensor-order depth) and its own formula
+            d, g = min(((group_depth(g, p, order), g) for g in pre for p in g['params']), key=lambda t: t[0])
+            r = rollback_level(d, g['rollback'], g['rollback_min'], g['rollback_power'])
             lr0 = g.get('initial_lr', g['lr'])
             out['rollback_lambda'] = float(g['lr']) / float(lr0) * r if float(lr0) else 0.0
         gates = getattr(optimizer, 'last_gates', None)
@@ -156,13 +165,13 @@ class OptimizerStatsHook(Hook):
         num = [0.0] * self.num_buckets
         den = [0.0] * self.num_buckets
         seen = False
+        order = _order_depth(optimizer.param_groups)
         for g in optimizer.param_groups:
-            d = g.get('layer_depth')
-            b = min(int((d or 0.0) * self.num_buckets), self.num_buckets - 1)
             for p in g['params']:
                 a = optimizer.state.get(p, {}).get('anchor')
                 if a is None:
                     continue
+                b = min(int(group_depth(g, p, order) * self.num_buckets), self.num_buckets - 1)
                 seen = True
                 num[b] += float(torch.linalg.vector_norm(p.detach().float() - a.float())) ** 2
                 den[b] += float(torch.linalg.vector_norm(a.float())) ** 2

@@ -299,3 +299,22 @@ def test_a_bare_backbone_is_all_pretrained_and_the_first_argument_need_not_be_pa
     ow = _build(model, optimizer=dict(type='NamedFirstArgSGD', lr=0.1), depth_mode='order', pretrained_prefixes=[''])
     assert all(g['pretrained'] for g in ow.optimizer.param_groups)
     assert sum(len(g['params']) for g in ow.optimizer.param_groups) == 4
+
+
+def test_stats_hook_reports_the_depths_and_pull_the_optimizer_applied():
+    """Without the constructor there is no layer_depth: the optimizer uses tensor order, and so
+    must the statistics (not depth 0 for everything)."""
+    import dualopt_mm  # noqa: F401
+    from dualopt_mm.engine.hooks import OptimizerStatsHook
+    from dualopt_mm.optim import DualOptAdamW
+    torch.manual_seed(0)
+    params = [torch.randn(3, requires_grad=True) for _ in range(4)]
+    opt = DualOptAdamW(params, lr=1e-2, rollback=0.2, rollback_min=0.05)
+    for p in params:
+        p.grad = torch.ones_like(p)
+    opt.step()
+    stats = OptimizerStatsHook(num_buckets=4).collect(opt)
+    # tensor-order depths 0, 1/3, 2/3, 1: one tensor per bucket
+    assert {k for k in stats if k.startswith('anchor_dist/')} == {f'anchor_dist/d{b}' for b in range(4)}
+    # the pull of the shallowest tensor (depth 0): r_max, at the initial lr
+    assert stats['rollback_lambda'] == pytest.approx(0.2)
