@@ -406,16 +406,33 @@ class ComposedOptimizer(Optimizer):
             if not params:
                 continue
             impl = self._impl(group, params)
-            for p in params:
-                self._init_state(group, p, impl == "fused")
-            states = [self.state[p] for p in params]
             depths = ([group_depth(group, p, order_depth) for p in params]
                       if self._needs_depth(group) else [0.0] * len(params))
-            if impl == "single":
-                self._single_tensor_group(group, params, grads, states, depths)
+            odd = []
+            if impl == "fused":
+                # torch's fused kernels assume one dense, contiguous layout for a parameter, its
+                # gradient and the work buffers: channels_last or non-dense tensors take the
+                # for-loop path (same numbers), tensor by tensor
+                odd = [i for i, (p, g) in enumerate(zip(params, grads))
+                       if not (p.is_contiguous() and g.is_contiguous())]
+            if odd:
+                keep = [i for i in range(len(params)) if i not in set(odd)]
+                for idx, sub_impl in ((odd, "single"), (keep, "fused")):
+                    if idx:
+                        self._run_group(group, [params[i] for i in idx], [grads[i] for i in idx],
+                                        [depths[i] for i in idx], sub_impl)
             else:
-                self._multi_tensor_group(group, params, grads, states, depths, impl == "fused")
+                self._run_group(group, params, grads, depths, impl)
         return loss
+
+    def _run_group(self, group, params, grads, depths, impl: str) -> None:
+        for p in params:
+            self._init_state(group, p, impl == "fused")
+        states = [self.state[p] for p in params]
+        if impl == "single":
+            self._single_tensor_group(group, params, grads, states, depths)
+        else:
+            self._multi_tensor_group(group, params, grads, states, depths, impl == "fused")
 
     def _single_tensor_group(self, group, params, grads, states, depths) -> None:
         lr = as_scalar(group["lr"])

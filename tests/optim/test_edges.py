@@ -435,3 +435,31 @@ def test_complex_parameters_are_refused_at_construction(e):
     z = torch.zeros(3, dtype=torch.complex64, requires_grad=True)
     with pytest.raises(ValueError, match="complex parameters"):
         e.cls([z], **e.typical)
+
+
+FUSED = [e for e in ALL if e.supports_fused]
+
+
+@pytest.mark.parametrize("e", FUSED, ids=lambda e: e.name)
+def test_fused_steps_on_channels_last_and_non_dense_params_equal_the_for_loop(e):
+    """torch's fused kernels assume one contiguous layout: such tensors take the for-loop path."""
+    def make():
+        torch.manual_seed(0)
+        conv = torch.randn(4, 3, 3, 3).to(memory_format=torch.channels_last).requires_grad_()
+        base = torch.randn(6, 8)
+        strided = base[:, ::2].clone().t().requires_grad_()  # a transposed (non-contiguous) tensor
+        plain = torch.randn(5, requires_grad=True)
+        return [conv, strided, plain]
+    results = []
+    for fused in (False, True):
+        ps = make()
+        opt = e.cls(ps, **{**e.typical, "fused": fused})
+        for k in range(3):
+            for j, p in enumerate(ps):
+                g = torch.sin(torch.arange(p.numel(), dtype=p.dtype) * (k + 1 + j)).reshape(p.shape)
+                p.grad = g.contiguous(memory_format=torch.channels_last) if p.dim() == 4 else g
+            opt.step()
+        results.append([p.detach().clone() for p in ps])
+        assert ps[0].is_contiguous(memory_format=torch.channels_last)
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
