@@ -296,6 +296,14 @@ class BenchmarkHook(_HookBase):
         self.diverged = False
         self._bad = 0
 
+    def before_run(self, runner) -> None:
+        from ..engine.hooks import OptimizerStatsHook
+        # this hook measures the distance to the start itself; the stats hook's own copy of the
+        # start weights would add to a plain optimizer's measured peak memory
+        for h in runner.hooks:
+            if isinstance(h, OptimizerStatsHook):
+                h.start_distance = False
+
     def before_train(self, runner) -> None:
         from ..engine.hooks import OptimizerStatsHook, iter_optimizers
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model

@@ -118,16 +118,32 @@ class OptimizerStatsHook(Hook):
     input, ``num_buckets`` buckets over ``layer_depth``); ``rollback_lambda`` the pull
     ``(lr/initial_lr) * r(d)`` of the shallowest pre-trained group; ``spd_gate_open`` the share of
     tensors whose SPD gate opened at the last step; ``random_scale`` the last ``s_t``;
-    ``hybrid_gamma`` the current gamma.
+    ``hybrid_gamma`` the current gamma; ``start_dist/d{b}`` (``start_distance=True``, the
+    default) the same relative distance for an optimizer without anchors (SGD, AdamW, ...), to the
+    weights at the start of training (kept as one copy of the parameters), so a baseline's drift
+    can be compared with an anchored method's ``anchor_dist``.
     """
 
     priority = 'NORMAL'  # before LoggerHook (BELOW_NORMAL) so the values reach the same log line
 
-    def __init__(self, interval: int = 50, num_buckets: int = 4):
+    def __init__(self, interval: int = 50, num_buckets: int = 4, start_distance: bool = True):
         if interval < 1 or num_buckets < 1:
             raise ValueError(f'interval and num_buckets must be >= 1, got {interval}, {num_buckets}')
         self.interval = interval
         self.num_buckets = num_buckets
+        self.start_distance = start_distance
+        self._start = {}
+
+    @torch.no_grad()
+    def before_train(self, runner) -> None:
+        # after the checkpoint loaded (before_train runs after load_or_resume): the start weights
+        # of the optimizers that keep no anchors of their own
+        if not self.start_distance:
+            return
+        for optimizer in iter_optimizers(runner):
+            if not _uses_anchors(optimizer):
+                self._start[id(optimizer)] = {p: p.detach().clone() for g in optimizer.param_groups
+                                              for p in g['params'] if g.get('pretrained', True)}
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         if not self.every_n_train_iters(runner, self.interval) and runner.iter != 0:
@@ -141,6 +157,10 @@ class OptimizerStatsHook(Hook):
     def collect(self, optimizer) -> dict:
         out = {}
         out.update(self._anchor_distance(optimizer))
+        start = self._start.get(id(optimizer))
+        if start:
+            out.update({k.replace('anchor_dist', 'start_dist'): v
+                        for k, v in self._anchor_distance(optimizer, start).items()})
         groups = optimizer.param_groups
         pre = [g for g in groups if g.get('pretrained', True) and g.get('mode') == 'finetune'
                and 'rollback' in g]
@@ -161,14 +181,15 @@ class OptimizerStatsHook(Hook):
             out['hybrid_gamma'] = float(groups[0]['gamma'])
         return out
 
-    def _anchor_distance(self, optimizer) -> dict:
+    def _anchor_distance(self, optimizer, reference: dict | None = None) -> dict:
+        """Relative distance per depth bucket to the anchors (or to ``reference``: param -> tensor)."""
         num = [0.0] * self.num_buckets
         den = [0.0] * self.num_buckets
         seen = False
         order = _order_depth(optimizer.param_groups)
         for g in optimizer.param_groups:
             for p in g['params']:
-                a = optimizer.state.get(p, {}).get('anchor')
+                a = optimizer.state.get(p, {}).get('anchor') if reference is None else reference.get(p)
                 if a is None:
                     continue
                 b = min(int(group_depth(g, p, order) * self.num_buckets), self.num_buckets - 1)

@@ -318,3 +318,26 @@ def test_stats_hook_reports_the_depths_and_pull_the_optimizer_applied():
     assert {k for k in stats if k.startswith('anchor_dist/')} == {f'anchor_dist/d{b}' for b in range(4)}
     # the pull of the shallowest tensor (depth 0): r_max, at the initial lr
     assert stats['rollback_lambda'] == pytest.approx(0.2)
+
+
+def test_stats_hook_logs_the_distance_to_the_start_for_a_plain_optimizer():
+    from types import SimpleNamespace
+
+    import dualopt_mm  # noqa: F401
+    from dualopt_mm.engine.hooks import OptimizerStatsHook
+    torch.manual_seed(0)
+    params = [torch.randn(3, requires_grad=True) for _ in range(2)]
+    opt = torch.optim.SGD(params, lr=0.1)
+    start = [p.detach().clone() for p in params]
+    hook = OptimizerStatsHook(num_buckets=2)
+    runner = SimpleNamespace(optim_wrapper=SimpleNamespace(optimizer=opt))
+    hook.before_train(runner)
+    for p in params:
+        p.grad = torch.ones_like(p)
+    opt.step()
+    stats = hook.collect(opt)
+    for b, (p, s) in enumerate(zip(params, start)):
+        want = float(torch.linalg.vector_norm(p.detach() - s) / torch.linalg.vector_norm(s))
+        assert stats[f'start_dist/d{b}'] == pytest.approx(want)
+    assert not any(k.startswith('anchor_dist') for k in stats)
+    assert OptimizerStatsHook(start_distance=False).collect(opt) == {}
