@@ -42,8 +42,7 @@ def main(argv=None):
     import warnings
     warnings.filterwarnings('ignore')
     import dualopt_mm  # noqa: F401
-    from dualopt_mm.benchmark.cell import pilot_config
-    from dualopt_mm.benchmark.cell import numeric_metrics
+    from dualopt_mm.benchmark.cell import full_precision_coco, numeric_metrics, pilot_config
     from mmengine.runner import Runner
     from dualopt_mm.engine.config import parse_cfg_options
     extra = parse_cfg_options(args.optimizer_options) if args.optimizer_options else {}
@@ -53,7 +52,8 @@ def main(argv=None):
     runner = Runner.from_cfg(cfg)
     runner.train()
     train_s = time.perf_counter() - t0
-    metrics = numeric_metrics(runner.val_loop.run())
+    with full_precision_coco():
+        metrics = numeric_metrics(runner.val_loop.run())
     out = {'config': osp.relpath(args.config, ROOT) if osp.isabs(args.config) else args.config,
            'regime': args.regime, 'length': args.length, 'optimizer': args.optimizer, 'lr': args.lr,
            'weight_decay': args.weight_decay, 'optimizer_options': extra, 'seed': args.seed, 'cfg_options': args.cfg_options,
