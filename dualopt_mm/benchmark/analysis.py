@@ -40,12 +40,14 @@ def admission_level(task: Task):
 
 
 def _val_score(r: dict, task: Task):
+    """(score, what happened): a diverged run, or one whose evaluation produced no metric (a
+    detector that detects nothing: mmdet's CocoMetric then reports nothing), scores the floor."""
     if r.get('diverged'):
-        return task.metric_floor, True
+        return task.metric_floor, 'diverged'
     v = (r.get('val') or {}).get(task.metric)
     if not isinstance(v, (int, float)) or not math.isfinite(v):
-        return task.metric_floor, True
-    return float(v), False
+        return task.metric_floor, 'no metric'
+    return float(v), None
 
 
 def loss_at(curve: list, it: float):
@@ -104,7 +106,8 @@ def freeze_tuning(suite: Suite, results: dict) -> dict:
                 scores = {r['seed']: _val_score(r, task) for r in rs}
                 configs.append({'tag': tag, 'setting': rs[0]['setting'],
                                 'scores': {str(s): v for s, (v, _) in sorted(scores.items())},
-                                'diverged': sorted(s for s, (_, d) in scores.items() if d),
+                                'diverged': sorted(s for s, (_, d) in scores.items() if d == 'diverged'),
+                                'no_metric': sorted(s for s, (_, d) in scores.items() if d == 'no metric'),
                                 'mean': statistics.fmean(v for v, _ in scores.values())})
             best = max(range(len(configs)), key=lambda i: (configs[i]['mean'], -i))
             entry = {'configs': configs, 'winner': configs[best]}
@@ -112,7 +115,8 @@ def freeze_tuning(suite: Suite, results: dict) -> dict:
             if drs:
                 ds = {r['seed']: _val_score(r, task) for r in drs}
                 entry['defaults'] = {'setting': drs[0]['setting'], 'scores': {str(s): v for s, (v, _) in sorted(ds.items())},
-                                     'diverged': sorted(s for s, (_, d) in ds.items() if d),
+                                     'diverged': sorted(s for s, (_, d) in ds.items() if d == 'diverged'),
+                                     'no_metric': sorted(s for s, (_, d) in ds.items() if d == 'no metric'),
                                      'mean': statistics.fmean(v for v, _ in ds.values())}
             methods[name] = entry
         base = methods[task.baseline]['winner']

@@ -60,15 +60,19 @@ def _tuning_table(suite: Suite, tuning: dict, task) -> list:
             src = suite.method(name).copy_setting_from
             lines.append(f'| {name} | not tuned: {src}\'s winner + {_setting(suite.method(name).defaults)} | — | — |')
             continue
-        cfgs = '; '.join(f"{_setting(c['setting'])} → {_f(c['mean'], fmt)}" + (f" ({len(c['diverged'])} diverged)"
-                                                                          if c['diverged'] else '')
-                         for c in e['configs'])
+        cfgs = '; '.join(f"{_setting(c['setting'])} → {_f(c['mean'], fmt)}" + _flags(c) for c in e['configs'])
         d = e.get('defaults')
         dtext = '—' if d is None else f"{_setting(d['setting'])} → {_f(d['mean'], fmt)}"
         edges = _edges(suite.method(name), e['winner']['setting'])
         won = _setting(e['winner']['setting']) + (f" (at the edge of its space: {', '.join(edges)})" if edges else '')
         lines.append(f"| {name} | {cfgs} | {won} | {dtext} |")
     return lines
+
+
+def _flags(c: dict) -> str:
+    parts = [f"{len(c[k])} {label}" for k, label in (('diverged', 'diverged'), ('no_metric', 'no metric: floor'))
+             if c.get(k)]
+    return f" ({', '.join(parts)})" if parts else ''
 
 
 def _edges(method, setting: dict) -> list:

@@ -93,6 +93,7 @@ def test_winners_mean_over_tuning_seeds_ties_first_and_diverged_at_the_floor():
     assert t['methods']['adamw']['winner']['tag'] == 'c0'      # 34 vs 30
     assert t['methods']['dualopt']['winner']['tag'] == 'c1'    # (50 + 20) / 2 = 35 > 32
     assert t['methods']['dualopt']['configs'][1]['diverged'] == [101]
+    assert t['methods']['dualopt']['configs'][1]['no_metric'] == []
     assert t['methods']['spd']['winner']['tag'] == 'c0'        # tie: the first
     assert t['methods']['adamw']['defaults']['mean'] == 30.0
     # admission: half-way from 20 to 40 = 30; AdamW's winner scores 34
@@ -178,3 +179,13 @@ def test_shipped_suite_files_load_and_state_their_claims(name):
     for t in s.tasks:
         assert t.baseline in t.methods
     assert tuning_cells(s)
+
+
+def test_a_run_without_a_metric_scores_the_floor_and_is_not_called_diverged():
+    """A detector that detects nothing gets no COCO metric at all: 0 mAP, flagged 'no metric'."""
+    s = _suite()
+    res = _tuned(s, {})
+    cid = 'cls__adamw__c1__s100'
+    res[cid]['val'] = {}
+    t = freeze_tuning(s, res)['tasks']['cls']['methods']['adamw']['configs'][1]
+    assert t['scores']['100'] == 20.0 and t['no_metric'] == [100] and t['diverged'] == []
