@@ -1,4 +1,4 @@
-"""Slow textbook references written from spec/methods.md (float64, plain formulas)."""
+"""Slow textbook references written from the equations in docs/optimizers.md and the class docstrings (float64, plain formulas)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One test per invariant listed in spec/methods.md (DualOpt, SPD, random scaling, GOFAU, L2-SP)."""
+"""One test per invariant of the methods (docs/optimizers.md, the class docstrings) (DualOpt, SPD, random scaling, GOFAU, L2-SP)."""
 
 import math
 

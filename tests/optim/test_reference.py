@@ -1,4 +1,4 @@
-"""Every optimizer against the slow textbook reference of spec/methods.md, and torch at neutral."""
+"""Every optimizer against the slow textbook reference written from the equations in the class docstrings and docs/optimizers.md, and torch at neutral."""
 
 import pytest
 import torch
