@@ -297,14 +297,8 @@ def _nct_sf(x, df, nc):
 
 
 def _nct_cdf(x, df, nc):
-    """P(T' <= x) for the noncentral t; where scipy's value is NaN (far tails), 1 - sf."""
-    with np.errstate(all='ignore'), warnings.catch_warnings():
-        warnings.simplefilter('ignore', RuntimeWarning)
-        cdf = stats.nct.cdf(x, df, nc)
-        bad = np.isnan(cdf)
-        if np.any(bad):
-            cdf = np.where(bad, 1.0 - stats.nct.sf(x, df, nc), cdf)
-    return np.clip(np.nan_to_num(cdf, nan=0.0), 0.0, 1.0)
+    """P(T' <= x) for the noncentral t, by its symmetry P(T'(nc) <= x) = P(T'(-nc) > -x)."""
+    return _nct_sf(-np.asarray(x), df, -np.asarray(nc))
 
 
 def _power_two_sided(nc, df, q):
