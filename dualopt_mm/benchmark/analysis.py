@@ -289,12 +289,14 @@ def meta_log(column: str) -> bool:
     return column in ('iters_to_target', 'seconds_to_target')
 
 
-def evaluate_claims(suite: Suite, tuning: dict, results: dict) -> list:
+def evaluate_claims(suite: Suite, tuning: dict, results: dict, board: dict | None = None) -> list:
     """One row per (claim, task): the paired comparison over the reporting seeds, its verdict
     (Holm within the paper's secondary, confirmatory rows), or 'exploratory' for a task whose
-    baseline did not reach the admission level (numbers shown, nothing decided)."""
+    baseline did not reach the admission level (numbers shown, nothing decided). ``board``: the
+    :func:`leaderboard` of the same results, when the caller has it already."""
     from . import stats
-    board = leaderboard(suite, tuning, results)
+    if board is None:
+        board = leaderboard(suite, tuning, results)
     rows = []
     for claim in suite.claims:
         for tk in claim.tasks:

@@ -265,7 +265,7 @@ def write_report(suite: Suite, tuning: dict, results: dict, out_dir: str, comman
     """Everything the reporting phase produced (``tuning`` = tuning.json); returns the claim rows."""
     _csv(results, osp.join(out_dir, 'results.csv'))
     board = leaderboard(suite, tuning, results)
-    rows = evaluate_claims(suite, tuning, results)
+    rows = evaluate_claims(suite, tuning, results, board)
     with open(osp.join(out_dir, 'results.json'), 'w') as f:
         json.dump({'suite': suite.name, 'source': suite.source, 'tuning_seeds': list(suite.tuning_seeds),
                    'reporting_seeds': list(suite.reporting_seeds),

@@ -46,14 +46,17 @@ class LayerwiseOptimWrapperConstructor:
       substring of the name wins (``lr_mult``, ``decay_mult`` and any other key, e.g.
       ``rollback``, copied into the group); otherwise ``bias_lr_mult``, ``norm_decay_mult``,
       ``bias_decay_mult``, ``dwconv_decay_mult``, ``flat_decay_mult``, ``dcn_offset_lr_mult``;
-      then, if ``layer_decay_rate`` is set, ``lr *= rate ** (num_layers - 1 - layer_id)``
-      (layer-wise lr decay, the usual fine-tuning baseline);
+      then, if ``layer_decay_rate`` is set, ``lr *= rate ** (num_layers - 1 - i)`` (layer-wise lr
+      decay, the usual fine-tuning baseline), with ``i`` in the numbering of the OpenMMLab
+      lr-decay constructors (norms after the blocks share the head's slot, see
+      :mod:`.layer_depth`), which can differ from ``layer_id`` for those norms;
     * ``pretrained``: the parameter lies under one of ``pretrained_prefixes`` (module paths,
       default ``['backbone']``; necks and heads are new);
     * ``layer_id``, ``num_layers``, ``layer_depth = layer_id / (num_layers - 1)``: from the model's
       ``get_layer_depth``, else execution-order tracing of each pre-trained module, else
       registration order (``depth_mode``: ``'auto'``, ``'model'``, ``'trace'``, ``'order'``);
-      ``trace_input_size`` is the dummy input's shape (default ``(1, 3, 224, 224)``).
+      ``trace_input_size`` is the dummy input's shape (default ``(1, 3, 224, 224)``). Depth goes
+      up by one per block in the order modules run (:mod:`.layer_depth` has the rule).
 
     Parameters with identical settings share one group (in first-appearance order, so resumed
     runs line up); each group lists its ``param_names``. Every key the groups carry is also in
@@ -134,13 +137,15 @@ class LayerwiseOptimWrapperConstructor:
                 tops = sorted({n.split('.')[0] for n in names})
                 raise ValueError(f'paramwise_cfg.pretrained_prefixes: {prefix!r} matches no trainable '
                                  f'parameter of {type(model).__name__}; top-level modules: {tops}')
-        ids, used = compute_layer_ids(model, names, prefixes, cfg['depth_mode'],
-                                      tuple(cfg.get('trace_input_size', (1, 3, 224, 224))))
+        size = tuple(cfg.get('trace_input_size', (1, 3, 224, 224)))
+        ids, used = compute_layer_ids(model, names, prefixes, cfg['depth_mode'], size)
+        rate = cfg.get('layer_decay_rate')
+        decay_ids = ids if rate is None else \
+            compute_layer_ids(model, names, prefixes, used, size, numbering='lr_decay')[0]
         print_log(f'LayerwiseOptimWrapperConstructor: layer depth from {used!r}, '
                   f'{next(iter(ids.values()))[1] if ids else 0} layers', logger='current')
 
         groups: OrderedDict = OrderedDict()
-        rate = cfg.get('layer_decay_rate')
         for name, param, settings in entries:
             layer_id, num_layers = ids[name]
             settings['pretrained'] = any(_under(name, p) for p in prefixes)
@@ -148,7 +153,8 @@ class LayerwiseOptimWrapperConstructor:
             settings['num_layers'] = num_layers
             settings['layer_depth'] = layer_id / (num_layers - 1) if num_layers > 1 else 0.0
             if rate is not None and 'lr' in settings:
-                settings['lr'] = settings['lr'] * rate ** (num_layers - 1 - layer_id)
+                decay_id, decay_layers = decay_ids[name]
+                settings['lr'] = settings['lr'] * rate ** (decay_layers - 1 - decay_id)
             key = tuple(sorted((k, _hashable(v)) for k, v in settings.items()))
             group = groups.setdefault(key, dict(settings, params=[], param_names=[]))
             group['params'].append(param)

@@ -74,10 +74,12 @@ class AnchorHook(Hook):
     """Capture the optimizer's anchors right before training, after the weights are loaded.
 
     The optimizers capture lazily at their first step anyway; this hook makes the moment explicit,
-    logs how many tensors and bytes were anchored, and warns about the two silent failure modes
-    of fine-tuning: no pre-trained weights configured (the anchor would be the random
-    initialisation), and a resumed checkpoint without anchors (they are re-captured from the
-    resumed weights, which are no longer the pre-trained ones).
+    logs how many tensors and bytes were anchored, and warns about the silent failure modes of
+    fine-tuning: no pre-trained weights configured (the anchor would be the random
+    initialisation), a resumed checkpoint without anchors (they are re-captured from the resumed
+    weights, which are no longer the pre-trained ones), and groups that do not say which
+    parameters are pre-trained (built without the layer-wise constructor: new heads are anchored
+    to, and rolled back toward, their random initialisation).
     """
 
     priority = 'VERY_HIGH'
@@ -89,6 +91,14 @@ class AnchorHook(Hook):
             if not _uses_anchors(optimizer):
                 print_log(f'AnchorHook: {name} keeps no anchors; nothing to capture', logger='current')
                 continue
+            groups = optimizer.param_groups
+            if all(g.get('pretrained', True) for g in groups) and not any('layer_id' in g for g in groups):
+                # mmengine's default constructor: nothing tells pre-trained from new parameters
+                print_log(f'AnchorHook: {name} anchors every parameter it optimizes, the randomly '
+                          'initialised neck and head included (every param group has the default '
+                          '`pretrained=True`): set optim_wrapper.constructor="LayerwiseOptimWrapperConstructor" '
+                          '(paramwise_cfg.pretrained_prefixes, default ["backbone"]) to anchor only '
+                          'the pre-trained part', logger='current', level=30)
             had, _ = _anchor_stats(optimizer)
             if resumed and had == 0:
                 print_log(f'AnchorHook: the resumed checkpoint holds no anchors for {name}; they are '

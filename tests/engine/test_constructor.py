@@ -33,20 +33,114 @@ def _refines(ours, theirs):
 @pytest.mark.parametrize('arch,size', [('resnet50', 64), ('convnext', 64), ('swin', 224), ('vit', 64)])
 def test_trace_order_matches_mmpretrain_get_layer_depth(arch, size):
     from mmpretrain.models import ConvNeXt, ResNet, SwinTransformer, VisionTransformer
+
+    from dualopt_mm.engine.layer_depth import compute_layer_ids
     backbone = {'resnet50': lambda: ResNet(depth=50), 'convnext': lambda: ConvNeXt('tiny'),
                 'swin': lambda: SwinTransformer('tiny'),
                 'vit': lambda: VisionTransformer('deit-tiny', img_size=224)}[arch]()
     model = _wrap(backbone)
     ow = _build(model, depth_mode='trace', trace_input_size=(1, 3, size, size))
     ids = _ids(ow)
-    theirs = {n: backbone.get_layer_depth(n, 'backbone.')[0] for n in ids if n.startswith('backbone.')}
-    assert len(set(theirs.values())) > 3
-    ours = {n: ids[n][0] for n in theirs}
-    assert _refines(ours, theirs)
+    names = [n for n in ids if n.startswith('backbone.')]
+    theirs = {n: backbone.get_layer_depth(n, 'backbone.') for n in names}
+    assert len({i for i, _ in theirs.values()}) > 3
+    ours = {n: ids[n][0] for n in names}
     assert min(ours.values()) == 0
+    # the lr-decay numbering keeps every order of mmpretrain's (their norms after the blocks sit
+    # with the head); on Swin and ViT it is mmpretrain's numbering exactly
+    decay, _ = compute_layer_ids(model, list(ids), ['backbone'], 'trace', (1, 3, size, size), numbering='lr_decay')
+    # one known difference: mmpretrain numbers ConvNeXt's downsampling layers with the stage they
+    # start; tracing puts them with the block before them, as mmpretrain's own numbering does for
+    # Swin's patch merging (depth_mode='auto' uses ConvNeXt.get_layer_depth anyway)
+    names = [n for n in names if 'downsample_layers.' not in n or n.startswith('backbone.downsample_layers.0.')]
+    assert _refines({n: decay[n][0] for n in names}, {n: theirs[n][0] for n in names})
+    if arch in ('swin', 'vit'):
+        assert {n: decay[n] for n in names} == theirs
+    # the depth numbering keeps mmpretrain's order but for those norms, which join the last block
+    assert _refines(ours, {n: theirs[n][0] for n in names if decay[n][0] != decay[n][1] - 1})
     # auto mode takes the model's own numbering when it has one
     auto = _ids(_build(model, depth_mode='model'))
-    assert {n: auto[n][0] for n in theirs} == theirs
+    assert {n: auto[n][0] for n in theirs} == {n: i for n, (i, _) in theirs.items()}
+
+
+# Real model-zoo configs of every backbone family, as a user's child config would build them:
+# (scope, config, levels = stem + blocks in the backbone)
+ZOO = {
+    'resnet50': ('mmdet', 'retinanet/retinanet_r50_fpn_1x_coco.py', 1 + 16),
+    'res2net101': ('mmdet', 'res2net/faster-rcnn_res2net-101_fpn_2x_coco.py', 1 + 33),
+    'cspdarknet-yolox-s': ('mmdet', 'yolox/yolox_s_8xb8-300e_coco.py', 1 + 1 + 3 + 3 + 1),
+    'cspnext-rtmdet-m': ('mmdet', 'rtmdet/rtmdet_m_8xb32-300e_coco.py', 1 + 12),
+    'swin-t-mmdet': ('mmdet', 'swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py', 1 + 12),
+    'mit-b0-segformer': ('mmseg', 'segformer/segformer_mit-b0_8xb2-160k_ade20k-512x512.py', 1 + 8),
+    'convnext-t': ('mmpretrain', 'convnext/convnext-tiny_32xb128_in1k.py', 1 + 18),
+    'vit-b': ('mmpretrain', 'vision_transformer/vit-base-p16_32xb128-mae_in1k.py', 1 + 12),
+    'beit-b': ('mmpretrain', 'beit/benchmarks/beit-base-p16_8xb128-coslr-100e_in1k.py', 1 + 12),
+    'mobilenet-v2': ('mmpretrain', 'mobilenet_v2/mobilenet-v2_8xb32_in1k.py', 1 + 17),
+    'mobilenet-v3-s': ('mmpretrain', 'mobilenet_v3/mobilenet-v3-small_8xb128_in1k.py', 1 + 11),
+    'efficientnet-b0': ('mmpretrain', 'efficientnet/efficientnet-b0_8xb32_in1k.py', 1 + 16),
+    'densenet121': ('mmpretrain', 'densenet/densenet121_4xb256_in1k.py', 1 + 58),
+    'poolformer-s12': ('mmpretrain', 'poolformer/poolformer-s12_32xb128_in1k.py', 1 + 12),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', list(ZOO))
+def test_traced_depth_rule_on_model_zoo_backbones(name):
+    """Depth is non-decreasing in the order modules run, starts at 0, and has a level per block."""
+    from mmengine.hub import get_config
+    from mmengine.registry import MODELS, init_default_scope
+
+    from dualopt_mm.engine.layer_depth import _execution_order, _param_modules
+    scope, path, levels = ZOO[name]
+    init_default_scope(scope)
+    cfg = get_config(f'{scope}::{path}').model.backbone
+    cfg.pop('init_cfg', None)
+    backbone = MODELS.build(cfg)
+    backbone.requires_grad_(True)  # frozen stages unfrozen, so every level is seen
+    model = _wrap(backbone)
+    ids = _ids(_build(model, depth_mode='trace'))
+    first = _execution_order(backbone, (1, 3, 224, 224))
+    ran = sorted((m for m in _param_modules(backbone) if m in first), key=first.__getitem__)
+    by_module = {}
+    for n, (i, _, _) in ids.items():
+        if n.startswith('backbone.'):
+            by_module.setdefault(n[len('backbone.'):].rsplit('.', 1)[0], set()).add(i)
+    assert all(len(v) == 1 for v in by_module.values())
+    run = [next(iter(by_module[m if m else ''])) for m in ran if (m if m else '') in by_module]
+    assert run == sorted(run), name
+    assert run[0] == 0
+    assert len(set(run)) == levels
+    assert {ids[n][0] for n in ids if n.startswith('backbone.')} == set(range(levels))
+    assert ids['head.weight'][0] == levels
+
+
+def test_swin_lr_decay_numbering_has_the_standard_14_ids():
+    from mmdet.models.backbones import SwinTransformer
+    model = _wrap(SwinTransformer(out_indices=(0, 1, 2, 3)))  # Swin-T: depths 2, 2, 6, 2
+    ow = _build(model, optimizer=dict(type='AdamW', lr=1e-3), layer_decay_rate=0.5)
+    groups = {n: g for g in ow.optimizer.param_groups for n in g['param_names']}
+    lrs = sorted({g['lr'] for g in groups.values()})
+    assert len(lrs) == 14  # stem + 12 blocks + head, as mmpretrain numbers Swin-T
+    # the output norms are decayed like the head, the patch merging like the last block before it
+    assert groups['backbone.norm0.weight']['lr'] == pytest.approx(1e-3)
+    assert groups['backbone.stages.0.downsample.norm.weight']['lr'] == \
+        groups['backbone.stages.0.blocks.1.norm1.weight']['lr'] == pytest.approx(1e-3 * 0.5 ** 11)
+
+
+def test_tracing_failure_warns_through_the_run_log():
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_instance('dualopt_depth_warning', log_level='INFO')
+    records = []
+
+    class Keep(__import__('logging').Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+    logger.addHandler(Keep())
+    from mmdet.models.backbones import ResNet
+    model = _wrap(ResNet(depth=18))
+    ids = _ids(_build(model, trace_input_size=(1, 5, 32, 32)))  # 5 channels: the stem refuses it
+    assert any('trace_input_size=(1, 5, 32, 32)' in r and 'registration order' in r for r in records)
+    assert ids['backbone.layer4.1.conv1.weight'][0] == 8  # the registration-order rule, same depths
 
 
 @pytest.mark.parametrize('scope', ['mmdet', 'mmseg'])
@@ -341,3 +435,65 @@ def test_stats_hook_logs_the_distance_to_the_start_for_a_plain_optimizer():
         assert stats[f'start_dist/d{b}'] == pytest.approx(want)
     assert not any(k.startswith('anchor_dist') for k in stats)
     assert OptimizerStatsHook(start_distance=False).collect(opt) == {}
+
+
+# Real model-zoo configs that carry a paramwise_cfg of their own: model and optim_wrapper as the
+# upstream config builds them, our constructor in place of mmengine's
+ZOO_PARAMWISE = {
+    'detr-r50': ('mmdet', 'detr/detr_r50_8xb2-150e_coco.py'),
+    'rtmdet-tiny': ('mmdet', 'rtmdet/rtmdet_tiny_8xb32-300e_coco.py'),
+    'segformer-mit-b0': ('mmseg', 'segformer/segformer_mit-b0_8xb2-160k_ade20k-512x512.py'),
+    'swin-tiny-cls': ('mmpretrain', 'swin_transformer/swin-tiny_16xb64_in1k.py'),
+    'vit-base-cls': ('mmpretrain', 'vision_transformer/vit-base-p16_32xb128-mae_in1k.py'),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', list(ZOO_PARAMWISE))
+def test_effective_settings_equal_mmengines_on_model_zoo_configs(name):
+    import copy
+
+    import dualopt_mm  # noqa: F401
+    from mmengine.hub import get_config
+    from mmengine.optim import DefaultOptimWrapperConstructor
+    from mmengine.registry import MODELS, init_default_scope
+    scope, path = ZOO_PARAMWISE[name]
+    init_default_scope(scope)
+    cfg = get_config(f'{scope}::{path}')
+    cfg.model.backbone.pop('init_cfg', None)
+    model = MODELS.build(cfg.model)
+    ow_cfg = cfg.optim_wrapper.to_dict()
+    paramwise = ow_cfg.get('paramwise_cfg', {})
+    assert paramwise, f'{path} has no paramwise_cfg: pick another config'
+    theirs = DefaultOptimWrapperConstructor(dict(optimizer=ow_cfg['optimizer']), copy.deepcopy(paramwise))(model)
+    ours = _build(model, optimizer=copy.deepcopy(ow_cfg['optimizer']), depth_mode='order', **copy.deepcopy(paramwise))
+    t, o = _effective(theirs.optimizer), _effective(ours.optimizer)
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert set(t) == set(o)
+    diff = {names[k]: (t[k], o[k]) for k in t if t[k] != pytest.approx(o[k])}
+    assert not diff
+    # the config's rules really differ between parameters (the comparison is not trivial)
+    assert len(set(t.values())) > 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('depth_mode', ['model', 'trace'])
+def test_layer_decay_lr_equals_mmpretrains_constructor(depth_mode):
+    """mmpretrain's LearningRateDecayOptimWrapperConstructor on its Swin-T classifier: the same lr
+    for every parameter, from its get_layer_depth or from tracing."""
+    import dualopt_mm  # noqa: F401
+    from mmengine.hub import get_config
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import MODELS, init_default_scope
+    init_default_scope('mmpretrain')
+    cfg = get_config('mmpretrain::swin_transformer/swin-tiny_16xb64_in1k.py')
+    model = MODELS.build(cfg.model)
+    opt = dict(type='AdamW', lr=1e-3, weight_decay=0.05)
+    theirs = build_optim_wrapper(model, dict(optimizer=opt, constructor='LearningRateDecayOptimWrapperConstructor',
+                                             paramwise_cfg=dict(layer_decay_rate=0.65)))
+    ours = _build(model, optimizer=opt, depth_mode=depth_mode, layer_decay_rate=0.65)
+    lr = lambda ow: {id(p): g['lr'] for g in ow.optimizer.param_groups for p in g['params']}  # noqa: E731
+    t, o = lr(theirs), lr(ours)
+    assert set(t) == set(o) and len(set(t.values())) == 14
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert not {names[k]: (t[k], o[k]) for k in t if t[k] != pytest.approx(o[k])}

@@ -151,3 +151,17 @@ def test_stats_hook_keys_reach_the_json_log(pretrained_ckpt, tmp_path):
             assert 0 < last['anchor_dist/d0'] < 1
             # cosine schedule: lambda follows lr / initial_lr
             assert 0 < last['rollback_lambda'] <= 0.2
+
+
+def test_warns_when_groups_do_not_say_what_is_pretrained(pretrained_ckpt, tmp_path):
+    """Only optimizer.type changed to an anchored optimizer (mmengine's default constructor): the
+    new head is anchored to its random initialisation; the run says so."""
+    from mmengine.runner import Runner
+    path, _ = pretrained_ckpt
+    cfg = _cfg(tmp_path / 'plain', SGD, load_from=path)
+    cfg.optim_wrapper = dict(type='OptimWrapper', optimizer=SGD)
+    Runner.from_cfg(cfg).train()
+    assert 'the randomly initialised neck and head included' in _log_text(str(tmp_path / 'plain'))
+    cfg = _cfg(tmp_path / 'layerwise', SGD, load_from=path)
+    Runner.from_cfg(cfg).train()
+    assert 'randomly initialised neck and head' not in _log_text(str(tmp_path / 'layerwise'))
