@@ -2,7 +2,8 @@
 
 Every difference between torch releases that the optimizers meet is a flag or a small function
 here, found by looking at torch itself (a signature, an attribute, one tiny kernel call on CPU),
-never by comparing version strings, so a backport or a custom build gets what it actually has.
+not by comparing version strings (the one exception: the floor), so a backport or a custom build
+gets what it actually has.
 Where torch lacks a fast path the callers take another one with the same numbers; where the
 user asked for it explicitly (``fused=True``) :func:`check_fused` raises an error naming the
 torch release that has it.
@@ -24,8 +25,7 @@ __all__ = ["TORCH_VERSION", "FUSED_DEVICES", "FUSED_SGD", "CPU_NONFINITE_KERNEL"
            "split_named_params"]
 
 TORCH_VERSION = torch.__version__
-# the one version comparison: below the floor, features are missing that no fallback replaces
-# (torch 2.0 fails 22 of the tests that pass on 2.1)
+# the one version comparison: the floor, below which nothing is tested and no fallback is written
 if torch.torch_version.TorchVersion(TORCH_VERSION) < (2, 1):
     raise ImportError(f"dualopt_mm needs torch >= 2.1, this is torch {TORCH_VERSION}")
 

@@ -94,7 +94,8 @@ def _all_finite(tensors: list[Tensor]) -> bool:
 
     Uses the kernel ``torch.amp.GradScaler`` uses (``_amp_foreach_non_finite_check_and_unscale_``
     with scale 1: an exact per-element check that leaves the values as they are). Gradients that
-    are themselves part of a graph (``create_graph=True``) are checked read-only instead.
+    are themselves part of a graph (``create_graph=True``), and CPU tensors on a torch without the
+    kernel's CPU version (before 2.3), are checked read-only instead (the same verdict).
     """
     by_device: dict[torch.device, list[Tensor]] = {}
     for t in tensors:
