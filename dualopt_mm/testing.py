@@ -15,12 +15,13 @@ import shutil
 
 from .datasets import ADE_SPLITS, COCO_SPLITS, SyntheticSpec, generate_world
 from .datasets.synthetic import FAKE_MARKER
+from .resources import configs_root
 
 __all__ = ['REPO_ROOT', 'config_path', 'list_configs', 'make_fake_datasets',
            'shorten_schedule', 'run_cfg']
 
+# the repository a clone's tests run in (in an installed wheel: the folder holding the package)
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
 
 
 def _coco_classes():
@@ -153,7 +154,8 @@ def run_cfg(cfg, work_dir: str):
 
 
 def config_path(*parts):
-    return osp.join(REPO_ROOT, 'configs', *parts)
+    """A shipped config: from the installed package if it carries them, else the repository."""
+    return osp.join(configs_root(), *parts)
 
 
 def list_configs(kind, optimizers=False):

@@ -36,3 +36,24 @@ def _torch_backend_flags_mutable():
     # torch.backends is a module wrapper: the flag lives in the real module's globals
     torch.backends.flags_frozen.__globals__['__allow_nonbracketed_mutation_flag'] = True
     yield
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Write this run's counts to the file ``DUALOPT_TEST_LEG`` names (``make test`` prints both
+    legs' at the end)."""
+    path = os.environ.get('DUALOPT_TEST_LEG')
+    if not path:
+        return
+    import platform
+
+    import torch
+    stats = terminalreporter.stats
+    counts = {k: len(stats.get(k, [])) for k in ('passed', 'failed', 'error', 'skipped', 'xfailed', 'xpassed',
+                                                   'deselected')}
+    ran = sum(counts[k] for k in ('passed', 'failed', 'xfailed', 'xpassed'))
+    detail = ', '.join(f'{n} {k}' for k, n in counts.items() if n)
+    line = f'{ran} tests run ({detail}) on Python {platform.python_version()}, torch {torch.__version__}'
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f:
+        f.write(line + '\n')
+    terminalreporter.write_line(f'[test] {line}')

@@ -35,6 +35,7 @@ def _load(name):
     return Config.fromfile(config_path(name))
 
 
+@pytest.mark.openmmlab
 @pytest.mark.parametrize('name', list_configs('cpu'))
 def test_cpu_config_trains_and_evaluates(name, in_fake_data, tmp_path):
     from dualopt_mm.testing import run_cfg, shorten_schedule
@@ -47,6 +48,7 @@ def test_cpu_config_trains_and_evaluates(name, in_fake_data, tmp_path):
     assert osp.exists(tmp_path / 'work' / 'last_checkpoint')
 
 
+@pytest.mark.openmmlab
 @pytest.mark.parametrize('name', list_configs('full'))
 def test_full_scale_config_runs_two_iterations(name, in_fake_data, tmp_path):
     from dualopt_mm.testing import run_cfg, shorten_schedule

@@ -137,6 +137,7 @@ def test_bad_arguments_raise(tmp_path):
         generate_world(str(tmp_path), SyntheticSpec(num_train=0))
 
 
+@pytest.mark.openmmlab
 def test_openmmlab_dataset_classes_read_the_files(world_dir):
     """mmdet's CocoDataset (with masks), mmseg's BaseSegDataset and mmpretrain's CustomDataset."""
     import dualopt_mm  # noqa: F401
@@ -317,6 +318,7 @@ def test_bad_test_sizes_raise(tmp_path):
         generate_world(str(tmp_path), SyntheticSpec(**{**SMALL, 'num_test': 0}))
 
 
+@pytest.mark.openmmlab
 def test_openmmlab_dataset_classes_read_the_test_split(world_dir):
     import dualopt_mm  # noqa: F401
     from mmdet.datasets import CocoDataset
@@ -356,6 +358,7 @@ def _split_of(loader):
     return str(ds.get('ann_file')) + str(ds.get('data_prefix'))
 
 
+@pytest.mark.openmmlab
 @pytest.mark.parametrize('config', TASK_CONFIGS)
 def test_task_configs_tune_on_val_and_report_on_test(config):
     """val loop: the val split (tuning, selection); test loop: the test split (reported numbers)."""
@@ -374,6 +377,7 @@ def test_task_configs_tune_on_val_and_report_on_test(config):
         assert cfg.test_evaluator.metric == cfg.val_evaluator.metric == ['bbox', 'segm']
 
 
+@pytest.mark.openmmlab
 def test_upstream_config_scores_forgetting_on_its_val_split():
     import dualopt_mm  # noqa: F401
     from mmengine.config import Config

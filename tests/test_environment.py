@@ -1,5 +1,24 @@
 """The OpenMMLab stack imports and its compiled pieces work (torchvision ops, mmcv ops)."""
+import glob
+import os.path as osp
+import re
+
+import pytest
 import torch
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def _pins():
+    """{torch pin: torchvision pin} of each leg's requirements file (requirements/*.txt)."""
+    pairs = {}
+    for path in glob.glob(osp.join(REPO, 'requirements', '*.txt')):
+        text = open(path).read()
+        tv = re.search(r'^torchvision==(\S+)', text, flags=re.M)
+        for t in re.findall(r'^torch==([0-9.]+)', text, flags=re.M):
+            if tv:
+                pairs[t] = tv.group(1)
+    return pairs
 
 
 def test_torch_and_torchvision_ops():
@@ -8,9 +27,13 @@ def test_torch_and_torchvision_ops():
     boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.], [20., 20., 30., 30.]])
     keep = nms(boxes, torch.tensor([0.9, 0.8, 0.7]), 0.5)
     assert keep.tolist() == [0, 2]
-    assert torchvision.__version__.startswith('0.28')
+    # the torchvision this leg's requirements pair with its torch (a mismatched one breaks ops)
+    pins = _pins()
+    assert set(pins) >= {'2.13.0', '2.1.2'}, pins
+    assert torchvision.__version__.split('+')[0] == pins[torch.__version__.split('+')[0]]
 
 
+@pytest.mark.openmmlab
 def test_mmcv_compiled_ops():
     import mmcv
     from mmcv.ops import RoIAlign, nms
@@ -23,6 +46,7 @@ def test_mmcv_compiled_ops():
     assert out.shape == (1, 1, 2, 2)
 
 
+@pytest.mark.openmmlab
 def test_openmmlab_packages_import():
     import mmdet
     import mmdet.models  # noqa: F401  (crashes when torchvision's ops are broken)
@@ -40,9 +64,24 @@ def test_import_dualopt_mm_applies_compat():
     import dualopt_mm
     from mmengine.runner.checkpoint import CheckpointLoader
 
-    from dualopt_mm.compat.checkpoint import load_local_checkpoint
+    from dualopt_mm.compat.checkpoint import _torch_defaults_to_weights_only, load_local_checkpoint
     assert dualopt_mm.OPENMMLAB_AVAILABLE
-    assert CheckpointLoader._get_checkpoint_loader('/some/local/file.pth') is load_local_checkpoint
+    loader = CheckpointLoader._get_checkpoint_loader('/some/local/file.pth')
+    # the fix is for torch >= 2.6 (weights_only=True by default); older torch keeps mmengine's loader
+    assert (loader is load_local_checkpoint) == _torch_defaults_to_weights_only()
+    # and that predicate says what this torch does: a file holding a non-tensor object (a date)
+    import datetime
+    import io
+    import pickle
+    buf = io.BytesIO()
+    torch.save({'day': datetime.date(2020, 1, 1)}, buf)
+    buf.seek(0)
+    try:
+        torch.load(buf)
+        refused = False
+    except pickle.UnpicklingError:
+        refused = True
+    assert _torch_defaults_to_weights_only() == refused
 
 
 def test_optim_package_imports_without_openmmlab():

@@ -6,7 +6,11 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from dualopt_mm.testing import REPO_ROOT, config_path
+
+pytestmark = pytest.mark.openmmlab  # mim train mmpretrain
 
 
 def test_mim_train_mmpretrain(in_fake_data, tmp_path):

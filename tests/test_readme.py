@@ -3,7 +3,11 @@ child config inheriting it), builds the model's optimizer wrapper."""
 import os.path as osp
 import re
 
+import pytest
+
 from dualopt_mm.testing import REPO_ROOT
+
+pytestmark = pytest.mark.openmmlab  # mmdet's RetinaNet config and model
 
 
 def _snippet():

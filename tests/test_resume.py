@@ -1,6 +1,10 @@
 """The torch >= 2.6 resume fix: a run stopped after one epoch resumes and finishes identically."""
+import pytest
 import torch
+
 from dualopt_mm.testing import config_path
+
+pytestmark = pytest.mark.openmmlab  # an mmpretrain config under a Runner
 
 
 def _cfg(work_dir, epochs):

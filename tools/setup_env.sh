@@ -8,13 +8,14 @@ venv=${VENV:-$root/.venv}
 python=${PYTHON:-python3.11}
 command -v "$python" >/dev/null 2>&1 || python=python3
 
-key=$(cat "$root"/requirements/*.txt "$root/tools/setup_env.sh" "$root/pyproject.toml" | sha256sum | cut -c1-16)
+key=$(cd "$root" && cat requirements/build.txt requirements/constraints.txt requirements/runtime.txt \
+       requirements/tests.txt tools/setup_env.sh pyproject.toml setup.py | sha256sum | cut -c1-16)
 stamp=$venv/.dualopt_mm-stamp-$key
 if [ -f "$stamp" ]; then
   exit 0
 fi
 
-echo "[setup] building the environment in $venv (one time; mmcv's ops compile for ~13 min on a fresh machine)"
+echo "[setup] building the environment in $venv (one time)"
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 pip_cmd=("$venv/bin/python" -m pip)
 # some machines' pip configuration points at local index folders that do not exist: hide that noise
@@ -25,6 +26,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 pip install -q --upgrade pip
 pip install -q "${c[@]}" -r "$root/requirements/build.txt"
 if ! "$venv/bin/python" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null; then
+  # pip's wheel cache keeps a build: only a machine without one compiles
+  tag=$("$venv/bin/python" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')
+  if "$venv/bin/python" -m pip cache list "mmcv-2.1.0-$tag-*" 2>/dev/null | grep -q "mmcv-2\.1\.0-$tag"; then
+    echo "[setup] mmcv 2.1.0: installing the wheel built earlier on this machine (pip's cache)"
+  else
+    echo "[setup] mmcv 2.1.0: compiling its ops from source (~13 min on 2 cores, once per machine)"
+  fi
   MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} pip install "${c[@]}" --no-build-isolation mmcv==2.1.0
 fi
 pip install -q "${c[@]}" -r "$root/requirements/runtime.txt" -r "$root/requirements/tests.txt"

@@ -12,7 +12,8 @@ The single-tensor functions follow the operation order of torch's own for-loop i
 (``torch/optim/sgd.py`` and ``adam.py``, torch 2.13), so the result equals ``torch.optim.SGD`` /
 ``torch.optim.AdamW`` bit for bit. The list-level function :func:`base_step_multi_` runs the
 whole additive base step through torch's functional interface (``torch.optim.sgd.sgd`` /
-``torch.optim.adam.adam``) with ``foreach=True`` or ``fused=True``: the fast paths.
+``torch.optim.adam.adam``; :mod:`._compat` picks the form the installed torch has) with
+``foreach=True`` or ``fused=True``: the fast paths.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor
-from torch.optim.adam import adam as _torch_adam
-from torch.optim.optimizer import _get_scalar_dtype
-from torch.optim.sgd import sgd as _torch_sgd
+
+from ._compat import functional_adam, functional_sgd, scalar_dtype
 
 __all__ = [
     "Direction",
@@ -76,9 +76,9 @@ def init_adam_state(state: dict, p: Tensor, amsgrad: bool, fused: bool) -> None:
     """Lazily create Adam's state exactly as ``torch.optim.Adam`` does."""
     if "step" not in state:
         state["step"] = (
-            torch.zeros((), dtype=_get_scalar_dtype(is_fused=True), device=p.device)
+            torch.zeros((), dtype=scalar_dtype(is_fused=True), device=p.device)
             if fused
-            else torch.tensor(0.0, dtype=_get_scalar_dtype())
+            else torch.tensor(0.0, dtype=scalar_dtype())
         )
     if "exp_avg" not in state:
         state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
@@ -199,7 +199,7 @@ def base_step_multi_(
         momentum = group["momentum"]
         if momentum == 0:
             bufs: list = [None] * len(params)
-            _torch_sgd(params, grads, bufs, foreach=foreach, fused=fused,
+            functional_sgd(params, grads, bufs, foreach=foreach, fused=fused,
                        weight_decay=weight_decay, momentum=0.0, lr=lr,
                        dampening=group["dampening"], nesterov=group["nesterov"],
                        maximize=maximize)
@@ -215,7 +215,7 @@ def base_step_multi_(
             if not idx:
                 continue
             sub_bufs = [bufs[i] for i in idx]
-            _torch_sgd([params[i] for i in idx], [grads[i] for i in idx], sub_bufs,
+            functional_sgd([params[i] for i in idx], [grads[i] for i in idx], sub_bufs,
                        foreach=foreach, fused=fused, weight_decay=weight_decay,
                        momentum=momentum, lr=lr, dampening=group["dampening"],
                        nesterov=group["nesterov"], maximize=maximize)
@@ -224,7 +224,7 @@ def base_step_multi_(
         return
     beta1, beta2 = group["betas"]
     amsgrad = group.get("amsgrad", False)
-    _torch_adam(
+    functional_adam(
         params,
         grads,
         [s["exp_avg"] for s in states],

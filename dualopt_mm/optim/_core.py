@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
+from . import _compat
 from ._anchor import capture_anchor_, depth_map, group_depth
 from ._base import (
     adam_direction_,
@@ -93,13 +94,15 @@ def _all_finite(tensors: list[Tensor]) -> bool:
 
     Uses the kernel ``torch.amp.GradScaler`` uses (``_amp_foreach_non_finite_check_and_unscale_``
     with scale 1: an exact per-element check that leaves the values as they are). Gradients that
-    are themselves part of a graph (``create_graph=True``) are checked read-only instead.
+    are themselves part of a graph (``create_graph=True``), and CPU tensors on a torch without the
+    kernel's CPU version (before 2.3), are checked read-only instead (the same verdict).
     """
     by_device: dict[torch.device, list[Tensor]] = {}
     for t in tensors:
         by_device.setdefault(t.device, []).append(t)
     for device, ts in by_device.items():
-        if any(t.requires_grad or not t.is_floating_point() for t in ts):
+        if (any(t.requires_grad or not t.is_floating_point() for t in ts)
+                or (device.type == "cpu" and not _compat.CPU_NONFINITE_KERNEL)):
             if not _sum_check(ts):
                 return False
             continue
@@ -181,6 +184,7 @@ class ComposedOptimizer(Optimizer):
         pass
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
+        _compat.split_named_params(param_group)
         super().add_param_group(param_group)
         try:
             if any(p.is_complex() for p in self.param_groups[-1]["params"]):
@@ -188,7 +192,9 @@ class ComposedOptimizer(Optimizer):
                                  "pulls, gates and multiplicative updates are defined for real tensors); "
                                  "optimize torch.view_as_real(p) instead")
             self._check_hyperparameters(self.param_groups[-1])
-        except ValueError:
+            if self.param_groups[-1]["fused"]:
+                _compat.check_fused(self._base, self.param_groups[-1]["params"])
+        except (ValueError, RuntimeError):
             self.param_groups.pop()  # a rejected group is not kept: a failed call changes nothing
             raise
 

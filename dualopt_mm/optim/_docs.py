@@ -25,7 +25,8 @@ COMMON_ARGS = r"""
             (default None: only when every parameter is on CUDA).
         fused (bool, optional): run the base step through torch's fused kernel (CPU, CUDA;
             floating-point parameters) (default None = False). Equal to the for-loop path up to
-            rounding.
+            rounding. Needs torch >= 2.4 on CPU and, for the SGD-based optimizers, torch >= 2.3
+            on any device; elsewhere ``RuntimeError`` names the torch needed.
         nonfinite (str): what a ``step()`` with a non-finite gradient does: ``'skip'`` (default;
             nothing changes, a warning is issued, ``skipped_steps`` is incremented),
             ``'raise'`` (``FloatingPointError``) or ``'ignore'`` (torch.optim's behaviour). Steps

@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ._compat import addcmul_
+
 __all__ = ["rollback_level", "decay_level", "pull_", "shrink_", "spd_measure", "spd_pull_"]
 
 
@@ -105,4 +107,4 @@ def spd_pull_(param: Tensor, anchor: Tensor, gate: Tensor, prev_norm: Tensor, la
     rho = torch.where(gate, ratio, torch.zeros_like(ratio))
     if rho.dtype != param.dtype:
         rho = rho.to(param.dtype)
-    param.addcmul_(diff, rho, value=-lam)
+    addcmul_(param, diff, rho, value=-lam)

@@ -89,6 +89,7 @@ def interrupted_then_resumed(fake_data_root, tmp_path_factory):
                 progress=stream.getvalue(), third=third.getvalue(), root=fake_data_root, half_result=half_result)
 
 
+@pytest.mark.openmmlab
 def test_phases_tune_on_tuning_seeds_then_report_the_frozen_winner(interrupted_then_resumed):
     r = interrupted_then_resumed
     suite = tiny_suite()
@@ -118,6 +119,7 @@ def test_phases_tune_on_tuning_seeds_then_report_the_frozen_winner(interrupted_t
     assert tuning['tasks']['cls']['margins']['accuracy/top1'] == 1.5
 
 
+@pytest.mark.openmmlab
 def test_an_interrupted_benchmark_resumes_where_it_stopped(interrupted_then_resumed):
     r = interrupted_then_resumed
     first, second = r['log']['first'], r['log']['second']
@@ -130,6 +132,7 @@ def test_an_interrupted_benchmark_resumes_where_it_stopped(interrupted_then_resu
     assert 'tuning finished; winners frozen' in r['progress']
 
 
+@pytest.mark.openmmlab
 def test_each_cell_records_spec_hash_commit_environment_and_no_config_dump(interrupted_then_resumed):
     r = interrupted_then_resumed
     assert not osp.exists(osp.join(r['out'], 'configs'))
@@ -145,6 +148,7 @@ def test_each_cell_records_spec_hash_commit_environment_and_no_config_dump(inter
     assert {'top1', 'top1_bn'} <= set(up)
 
 
+@pytest.mark.openmmlab
 def test_stale_results_stop_the_run_and_force_replaces_them_visibly(interrupted_then_resumed, tmp_path, monkeypatch):
     import shutil
     r = interrupted_then_resumed
@@ -165,6 +169,7 @@ def test_stale_results_stop_the_run_and_force_replaces_them_visibly(interrupted_
     assert any(n.startswith(target) for n in os.listdir(osp.join(out, 'replaced')))
 
 
+@pytest.mark.openmmlab
 def test_forgetting_evaluation_matches_an_independent_runner_test(interrupted_then_resumed, tmp_path, monkeypatch):
     """upstream_accuracy(backbone) == mmengine's own test loop on the upstream config with a
     checkpoint whose backbone was replaced by hand; BN re-estimation changes only BN buffers."""
@@ -224,6 +229,7 @@ def test_bn_reestimation_recomputes_running_statistics_only():
         assert torch.equal(net.state_dict()[k], v)
 
 
+@pytest.mark.openmmlab
 def test_report_has_claims_with_per_seed_differences_and_figures(interrupted_then_resumed):
     from dualopt_mm.benchmark.report import write_report
     r = interrupted_then_resumed
@@ -247,6 +253,7 @@ def test_report_has_claims_with_per_seed_differences_and_figures(interrupted_the
     assert data['claims'] and data['claims'][0]['comparison']['diffs']
 
 
+@pytest.mark.openmmlab
 def test_a_suite_file_compares_a_torch_optimizer_the_project_does_not_ship(fake_data_root, tmp_path, monkeypatch):
     """The README's example: RAdam (torch.optim, registered by mmengine) against DualOpt on
     detection, from the committed suite file alone, shortened from the command line."""
@@ -344,6 +351,7 @@ def test_an_unwritable_results_folder_stops_before_training(tmp_path, capsys, mo
     assert 'cannot write results into' in capsys.readouterr().err
 
 
+@pytest.mark.openmmlab
 def test_only_matching_nothing_says_so(interrupted_then_resumed, tmp_path, monkeypatch):
     import shutil
     r = interrupted_then_resumed
@@ -355,6 +363,7 @@ def test_only_matching_nothing_says_so(interrupted_then_resumed, tmp_path, monke
     assert 'matches none of the' in stream.getvalue()
 
 
+@pytest.mark.openmmlab
 @pytest.mark.parametrize('suite_name', ['demo', 'mini', 'full'])
 def test_every_cell_config_of_the_shipped_suites_builds(suite_name, in_fake_data, tmp_path):
     """Tuning cells of every (task, method) build; the reporting cells too, with a made-up frozen

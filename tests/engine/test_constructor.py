@@ -30,6 +30,7 @@ def _refines(ours, theirs):
     return all(ours[a] < ours[b] for a in names for b in names if theirs[a] < theirs[b])
 
 
+@pytest.mark.openmmlab
 @pytest.mark.parametrize('arch,size', [('resnet50', 64), ('convnext', 64), ('swin', 224), ('vit', 64)])
 def test_trace_order_matches_mmpretrain_get_layer_depth(arch, size):
     from mmpretrain.models import ConvNeXt, ResNet, SwinTransformer, VisionTransformer
@@ -143,6 +144,7 @@ def test_tracing_failure_warns_through_the_run_log():
     assert ids['backbone.layer4.1.conv1.weight'][0] == 8  # the registration-order rule, same depths
 
 
+@pytest.mark.openmmlab
 @pytest.mark.parametrize('scope', ['mmdet', 'mmseg'])
 @pytest.mark.parametrize('depth', [18, 50])
 def test_resnet_of_mmdet_and_mmseg(scope, depth):
@@ -165,6 +167,7 @@ def test_resnet_of_mmdet_and_mmseg(scope, depth):
     assert ids['backbone.layer2.0.downsample.0.weight'][0] == ids['backbone.layer2.0.conv1.weight'][0]
 
 
+@pytest.mark.openmmlab
 @pytest.mark.parametrize('name', ['cspnext', 'mit'])
 def test_backbones_without_get_layer_depth(name):
     if name == 'cspnext':
@@ -192,6 +195,7 @@ def _retinanet():
     return MODELS.build(cfg.model)
 
 
+@pytest.mark.openmmlab
 def test_full_detector_groups():
     model = _retinanet()
     ow = _build(model, optimizer=dict(type='DualOptSGD', lr=0.01, weight_decay=1e-4),
@@ -217,6 +221,7 @@ def test_full_detector_groups():
     assert [g['param_names'] for g in again.optimizer.param_groups] == [g['param_names'] for g in groups]
 
 
+@pytest.mark.openmmlab
 def test_paramwise_vocabulary_and_custom_keys():
     from mmdet.models.backbones import ResNet
     model = _wrap(ResNet(depth=18, frozen_stages=-1))
@@ -238,6 +243,7 @@ def test_paramwise_vocabulary_and_custom_keys():
         assert all(key in g for g in ow.optimizer.param_groups)
 
 
+@pytest.mark.openmmlab
 def test_layer_decay_rate():
     from mmdet.models.backbones import ResNet
     model = _wrap(ResNet(depth=18, frozen_stages=-1))
@@ -247,6 +253,7 @@ def test_layer_decay_rate():
     assert max(g['lr'] for g in ow.optimizer.param_groups) == pytest.approx(1e-3)
 
 
+@pytest.mark.openmmlab
 def test_scheduler_on_custom_group_key():
     import dualopt_mm  # noqa: F401
     from mmengine.optim.scheduler import LinearParamScheduler
@@ -271,6 +278,7 @@ def test_shared_and_frozen_parameters():
     assert sum(1 for g in ow.optimizer.param_groups for p in g['params'] if p is model.backbone[0].weight) == 1
 
 
+@pytest.mark.openmmlab
 def test_errors():
     from mmdet.models.backbones import ResNet
     model = _wrap(ResNet(depth=18))
@@ -286,6 +294,7 @@ def test_errors():
         _build(model, depth_mode='model')
 
 
+@pytest.mark.openmmlab
 def test_ddp_wrapped_model_is_unwrapped():
     from mmdet.models.backbones import ResNet
     model = _wrap(ResNet(depth=18))
@@ -322,6 +331,7 @@ def _effective(optimizer):
     return {id(p): (g['lr'], g.get('weight_decay', 0.0)) for g in optimizer.param_groups for p in g['params']}
 
 
+@pytest.mark.openmmlab
 @pytest.mark.parametrize('paramwise', [
     dict(),
     dict(bias_lr_mult=2.0, bias_decay_mult=0.5, norm_decay_mult=0.0, dwconv_decay_mult=0.1,
@@ -347,6 +357,7 @@ def test_effective_lr_and_decay_equal_mmengines_default_constructor(paramwise):
     assert not diff
 
 
+@pytest.mark.openmmlab  # mmcv's deformable conv in _EdgeModel
 def test_multipliers_of_missing_lr_or_decay_and_non_numbers_are_refused():
     model = _EdgeModel()
     for kw, msg in [(dict(norm_decay_mult=0.0), 'norm_decay_mult.*no weight_decay'),
@@ -362,6 +373,7 @@ def test_multipliers_of_missing_lr_or_decay_and_non_numbers_are_refused():
         _build(model, depth_mode='order', norm_decay_mult=True)
 
 
+@pytest.mark.openmmlab
 def test_custom_key_typos_raise_and_unmatched_keys_warn(monkeypatch):
     from dualopt_mm.engine import constructor
     model = _EdgeModel()

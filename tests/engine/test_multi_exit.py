@@ -32,6 +32,7 @@ def _batch(n=4, size=32):
                 data_samples=[DataSample().set_gt_label(i % NUM_CLASSES) for i in range(n)])
 
 
+@pytest.mark.openmmlab
 def test_registered_in_root_registries():
     assert MODELS.get('MultiExitImageClassifier') is MultiExitImageClassifier
     assert METRICS.get('MultiExitAccuracy') is MultiExitAccuracy
@@ -62,6 +63,7 @@ def test_import_registers_without_downstream_packages():
     assert out.stdout.strip() == 'ok'
 
 
+@pytest.mark.openmmlab
 def test_forward_shapes_losses_and_predictions():
     model = _model()
     assert model.num_exits == 4
@@ -99,6 +101,7 @@ def test_forward_shapes_losses_and_predictions():
         assert int(ds.gt_label) == i % NUM_CLASSES
 
 
+@pytest.mark.openmmlab
 def test_loss_weights_and_bad_out_indices():
     model = _model(loss_weights=[0.5, 1, 1, 2])
     ref = _model()
@@ -136,6 +139,7 @@ def test_metric_reports_every_exit():
         MultiExitAccuracy(topk=(0, ))
 
 
+@pytest.mark.openmmlab
 @pytest.mark.parametrize('name,osgd', [('multi-exit_resnet18_shapes.py', False),
                                        ('multi-exit_resnet18_osgd_shapes.py', True)])
 def test_config_trains_and_reports_per_exit_accuracy(name, osgd, in_fake_data, tmp_path):

@@ -40,6 +40,7 @@ def _batch(cfg, task):
     return _BATCHES[task]
 
 
+@pytest.mark.openmmlab
 @pytest.mark.parametrize('name', CPU)
 def test_cpu_leaf_trains(name, in_fake_data):
     """Build the leaf's model (loading the upstream checkpoint for fine-tuning leaves) and its
@@ -72,6 +73,7 @@ def test_cpu_leaf_trains(name, in_fake_data):
             assert torch.equal(opt.state[p]['anchor'], ckpt['backbone.layer1.0.conv1.weight'])
 
 
+@pytest.mark.openmmlab
 @pytest.mark.parametrize('name', FULL)
 def test_full_scale_leaf_builds(name):
     """Model and optim wrapper (constructor, groups, depth tracing) build as the Runner builds

@@ -119,6 +119,7 @@ def _toy_losses(model, data):
 
 
 # ----------------------------------------------------------------------------- toy model
+@pytest.mark.openmmlab
 def test_registered_in_root_registry():
     assert OPTIM_WRAPPERS.get('OSGDOptimWrapper') is OSGDOptimWrapper
     from mmdet.registry import OPTIM_WRAPPERS as DET
@@ -456,6 +457,7 @@ def _seg_batch(n=2, size=32):
                 data_samples=samples)
 
 
+@pytest.mark.openmmlab
 def test_mmseg_aux_head_gradient_equals_hand_computation():
     torch.manual_seed(0)
     model = _tiny_segmentor()
@@ -510,6 +512,7 @@ def _tiny_retinanet():
         return MODELS.build(cfg)
 
 
+@pytest.mark.openmmlab
 def test_mmdet_per_level_list_losses():
     from mmdet.testing import demo_mm_inputs
     torch.manual_seed(0)
@@ -529,6 +532,7 @@ def test_mmdet_per_level_list_losses():
     _assert_matches(snap, model, expected)
 
 
+@pytest.mark.openmmlab
 def test_mmpretrain_single_loss_equals_plain_optim_wrapper():
     from mmpretrain.registry import MODELS
     from mmpretrain.structures import DataSample

@@ -8,6 +8,8 @@ import torch
 
 from dualopt_mm.testing import config_path
 
+pytestmark = pytest.mark.openmmlab  # an mmpretrain config under a Runner
+
 
 def _cfg(work_dir, optimizer, epochs=1, **extra):
     import dualopt_mm  # noqa: F401

@@ -126,6 +126,7 @@ def test_sum_overflow_is_not_mistaken_for_nonfinite():
     assert opt.skipped_steps == 0
 
 
+@pytest.mark.cpu_gradscaler
 @pytest.mark.parametrize("e", ALL, ids=lambda e: e.name)
 def test_gradscaler_skipped_step_changes_nothing(e):
     torch.manual_seed(0)
@@ -198,6 +199,7 @@ def test_sparse_gradient_raises(e):
         opt.step()
 
 
+@pytest.mark.cpu_fused
 @pytest.mark.parametrize("cls", [O.HybridSGD, O.HybridAdamW])
 def test_hybrid_fused_equals_for_loop_with_per_group_fallback(cls):
     # groups the fused path handles (abs; gamma 0 / 0.6 / 1) and groups it hands to the
@@ -257,6 +259,7 @@ def test_closure_returns_loss():
     assert torch.is_tensor(opt.step(closure))
 
 
+@pytest.mark.cpu_fused
 @pytest.mark.parametrize("name", ["DualOptSGD", "DualOptAdamW", "SPDSGD", "SPDAdamW",
                                   "L2SPSGD", "L2SPAdamW"])
 @pytest.mark.parametrize("pipelined", [True, False], ids=["per-tensor", "list"])
@@ -287,14 +290,19 @@ def test_fused_list_and_per_tensor_paths_equal_for_loop(name, pipelined):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["DualOptSGD", "DualOptAdamW", "SPDSGD", "SPDAdamW",
-                                  "L2SPSGD", "L2SPAdamW", "HybridSGD", "HybridAdamW"])
-def test_bf16_parameters_every_path(name):
+BF16 = ["DualOptSGD", "DualOptAdamW", "SPDSGD", "SPDAdamW", "L2SPSGD", "L2SPAdamW", "HybridSGD",
+        "HybridAdamW"]
+
+
+@pytest.mark.parametrize("fused", [False, pytest.param(True, marks=pytest.mark.cpu_fused)],
+                         ids=["for-loop", "and-fused"])
+@pytest.mark.parametrize("name", BF16)
+def test_bf16_parameters_every_path(name, fused):
     # bf16 parameters keep fp32 anchors; every path runs, stays finite and keeps the dtype, and
     # the AdamW-based fused path equals the for-loop up to a bf16 rounding (torch's own bf16
     # fused SGD kernel rounds differently from its for-loop, so SGD bases are compared loosely)
     e = O.OPTIMIZERS_INFO[name]
-    impls = [dict(foreach=False)] + ([dict(fused=True)] if e.supports_fused else [])
+    impls = [dict(foreach=False)] + ([dict(fused=True)] if fused and e.supports_fused else [])
     runs = []
     for impl in impls:
         g = torch.Generator().manual_seed(0)
@@ -440,6 +448,7 @@ def test_complex_parameters_are_refused_at_construction(e):
 FUSED = [e for e in ALL if e.supports_fused]
 
 
+@pytest.mark.cpu_fused
 @pytest.mark.parametrize("e", FUSED, ids=lambda e: e.name)
 def test_fused_steps_on_channels_last_and_non_dense_params_equal_the_for_loop(e):
     """torch's fused kernels assume one contiguous layout: such tensors take the for-loop path."""

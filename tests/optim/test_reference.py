@@ -99,12 +99,19 @@ def _paths(entry):
     return ["single"] + ["foreach"] * entry.supports_foreach + ["fused"] * entry.supports_fused
 
 
+def _cases(cases, ids):
+    # the fused path runs on CPU from torch 2.4 (marker cpu_fused; test_compat.py checks the
+    # error older torch gives)
+    return [pytest.param(c, p, id=i, marks=[pytest.mark.cpu_fused] if p == "fused" else [])
+            for (c, p), i in zip(cases, ids)]
+
+
 REF_CASES = [(c, p) for c in CASES for p in _paths(O.OPTIMIZERS_INFO[c[0]])]
 
 
 @pytest.mark.parametrize("sched", [True, False], ids=["lr_schedule", "const_lr"])
-@pytest.mark.parametrize("case,path", REF_CASES,
-                         ids=[f"{c[0]}-{CASES.index(c)}-{p}" for c, p in REF_CASES])
+@pytest.mark.parametrize("case,path", _cases(REF_CASES, [f"{c[0]}-{CASES.index(c)}-{p}"
+                                                         for c, p in REF_CASES]))
 def test_matches_textbook_reference(case, path, sched):
     name, kwargs, override = case
     entry = O.OPTIMIZERS_INFO[name]
@@ -138,8 +145,8 @@ for _e in O.get_optimizer_info():
 NEUTRAL_CASES = [(c, p) for c in NEUTRAL for p in _paths(O.OPTIMIZERS_INFO[c[0]])]
 
 
-@pytest.mark.parametrize("case,path", NEUTRAL_CASES,
-                         ids=[f"{c[0]}-{c[2].__name__}-{NEUTRAL.index(c)}-{p}" for c, p in NEUTRAL_CASES])
+@pytest.mark.parametrize("case,path", _cases(NEUTRAL_CASES, [f"{c[0]}-{c[2].__name__}-{NEUTRAL.index(c)}-{p}"
+                                                             for c, p in NEUTRAL_CASES]))
 def test_neutral_setting_equals_torch(case, path):
     name, neutral, torch_cls, extra = case
     entry = O.OPTIMIZERS_INFO[name]
