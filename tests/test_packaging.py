@@ -163,3 +163,8 @@ def test_the_installed_wheel_serves_its_configs_and_trains_outside_the_repositor
     cli = subprocess.run([python, '-m', 'dualopt_mm.benchmark', '--help'], cwd=str(outside), capture_output=True,
                          text=True, timeout=120, env=env)
     assert cli.returncode == 0 and 'usage: python -m dualopt_mm.benchmark' in cli.stdout, cli.stderr
+    # ... and lists a shipped suite's cells from the package's own configs
+    listed = subprocess.run([python, '-m', 'dualopt_mm.benchmark', 'demo', '--list'], cwd=str(outside),
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert listed.returncode == 0, listed.stdout[-2000:] + listed.stderr[-2000:]
+    assert 'classification_finetune__dualopt_adamw__c0__s100' in listed.stdout

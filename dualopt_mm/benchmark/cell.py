@@ -28,13 +28,14 @@ import warnings
 
 import torch
 
+from ..resources import configs_root as _configs_root
 from .suite import REPO_ROOT, Cell, Method, Suite
 
 __all__ = ['build_cell_config', 'run_cell', 'BenchmarkHook', 'apply_method', 'set_length', 'cap_warmup',
            'ood_loop_config', 'full_precision_coco', 'upstream_accuracy', 'backbone_state', 'numeric_metrics', 'pilot_config',
            'CONFIGS', 'WARMUP_FRACTION']
 
-CONFIGS = osp.join(REPO_ROOT, 'configs')
+CONFIGS = _configs_root()  # the installed package's copy first, else the clone's configs/
 WARMUP_FRACTION = 0.1
 # consecutive non-finite losses after which a run is declared diverged and stopped
 DIVERGED_AFTER = 5

@@ -37,11 +37,13 @@ import math
 import os.path as osp
 from dataclasses import dataclass, field
 
+from ..resources import configs_root as _configs_root
+
 __all__ = ['Method', 'Task', 'Claim', 'Suite', 'Cell', 'load_suite', 'suite_from_dict', 'configurations',
            'tuning_cells', 'reporting_cells', 'SuiteError', 'COLUMNS', 'SUITES_DIR', 'resolve_suite_path']
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-SUITES_DIR = osp.join(REPO_ROOT, 'configs', 'benchmark')
+SUITES_DIR = osp.join(_configs_root(), 'benchmark')
 
 SUITE_KEYS = {'name', 'description', 'upstream', 'seeds', 'search', 'margins', 'methods', 'tasks', 'claims',
               'custom_imports'}
@@ -439,7 +441,7 @@ def suite_from_dict(d: dict, source: str | None = None, check_optimizers: bool =
         length = t.get('length')
         if length is not None and (not isinstance(length, int) or length < 1):
             raise SuiteError(f'{where}: length must be a positive integer, got {length!r}')
-        if not osp.exists(osp.join(REPO_ROOT, 'configs', t['config'])):
+        if not osp.exists(osp.join(_configs_root(), t['config'])):
             raise SuiteError(f'{where}: config {t["config"]!r} does not exist under configs/')
         tasks.append(Task(tname, t['config'], t['regime'], t['metric'], mnames, t['baseline'], length,
                           tuple(t.get('extra_metrics') or ()), bool(t.get('ood', True)), bool(t.get('forgetting', False)),
