@@ -84,6 +84,7 @@ ZOO = {
 }
 
 
+@pytest.mark.openmmlab
 @pytest.mark.slow
 @pytest.mark.parametrize('name', list(ZOO))
 def test_traced_depth_rule_on_model_zoo_backbones(name):
@@ -115,6 +116,7 @@ def test_traced_depth_rule_on_model_zoo_backbones(name):
     assert ids['head.weight'][0] == levels
 
 
+@pytest.mark.openmmlab
 def test_swin_lr_decay_numbering_has_the_standard_14_ids():
     from mmdet.models.backbones import SwinTransformer
     model = _wrap(SwinTransformer(out_indices=(0, 1, 2, 3)))  # Swin-T: depths 2, 2, 6, 2
@@ -128,6 +130,7 @@ def test_swin_lr_decay_numbering_has_the_standard_14_ids():
         groups['backbone.stages.0.blocks.1.norm1.weight']['lr'] == pytest.approx(1e-3 * 0.5 ** 11)
 
 
+@pytest.mark.openmmlab
 def test_tracing_failure_warns_through_the_run_log():
     from mmengine.logging import MMLogger
     logger = MMLogger.get_instance('dualopt_depth_warning', log_level='INFO')
@@ -460,6 +463,7 @@ ZOO_PARAMWISE = {
 }
 
 
+@pytest.mark.openmmlab
 @pytest.mark.slow
 @pytest.mark.parametrize('name', list(ZOO_PARAMWISE))
 def test_effective_settings_equal_mmengines_on_model_zoo_configs(name):
@@ -488,6 +492,7 @@ def test_effective_settings_equal_mmengines_on_model_zoo_configs(name):
     assert len(set(t.values())) > 1
 
 
+@pytest.mark.openmmlab
 @pytest.mark.slow
 @pytest.mark.parametrize('depth_mode', ['model', 'trace'])
 def test_layer_decay_lr_equals_mmpretrains_constructor(depth_mode):

@@ -46,6 +46,16 @@ def test_steps_state_and_resume_equal_the_goldens(key):
     entry = OPTIMIZERS_INFO[name]
     kwargs = dict(G.settings(entry)[setting], **G.paths(entry)[path])
     golden = RECORDS[key]
+    if not SAME_TORCH:
+        if entry.random:
+            pytest.skip(f'torch {torch.__version__} draws another Exp(1) stream than torch {_DATA["torch"]}, '
+                        'which froze the goldens')
+        if 'fused' in kwargs:
+            try:
+                G._run(entry, kwargs, 1)
+            except RuntimeError as e:  # a kernel this torch lacks: the error must say which torch has it
+                assert 'needs torch >=' in str(e), e
+                return
     params, opt, trail = G._run(entry, kwargs, G.STEPS)
     _equal(golden['trail'], trail, 'trail')
     _equal(golden['state'], G._state(opt, params), 'state')
