@@ -21,8 +21,8 @@ import time
 
 from .suite import Suite, reporting_cells, tuning_cells
 
-__all__ = ['run_suite', 'run_cells', 'load_results', 'load_tuning', 'StaleResultError', 'CorruptResultError',
-           'Progress', 'PHASES']
+__all__ = ['run_suite', 'run_cells', 'load_results', 'load_tuning', 'check_upstream', 'StaleResultError',
+           'CorruptResultError', 'Progress', 'PHASES']
 
 PHASES = ('tuning', 'reporting')
 
@@ -149,19 +149,53 @@ def _write_json_atomic(path: str, obj) -> None:
     os.replace(path + '.tmp', path)
 
 
+def _matches(cid: str, patterns) -> bool:
+    return any(fnmatch.fnmatch(cid, p) for p in patterns)
+
+
+def check_upstream(suite: Suite, results: dict, tuning: dict | None, fingerprint: str | None, out_dir: str,
+                   force: tuple = ()) -> None:
+    """Stop before training if finished fine-tuning cells (or the winners frozen from them) were
+    fine-tuned from other weights than the upstream checkpoint now on disk: their numbers and new
+    ones would not be comparable, and the pairing by seed would silently break. The checkpoint is
+    identified by its content (:func:`~.upstream.checkpoint_fingerprint`); cells matched by
+    ``force`` are exempt (they are about to be trained again)."""
+    if fingerprint is None:
+        return
+    finetune = {t.key for t in suite.tasks if t.regime == 'finetune'}
+    ckpt = suite.upstream[1]
+    other = sorted(cid for cid, r in results.items()
+                   if r.get('task') in finetune and r.get('upstream_checkpoint') != fingerprint
+                   and not _matches(cid, force))
+    if other:
+        seen = sorted({str(results[c].get('upstream_checkpoint') or 'not recorded') for c in other})
+        raise StaleResultError(
+            f'{len(other)} finished fine-tuning cell(s) in {out_dir}/cells (e.g. {other[:2]}) were fine-tuned '
+            f'from another upstream checkpoint than {ckpt} (recorded: {", ".join(seen)}; on disk now: '
+            f'{fingerprint}). New cells would start from other weights than theirs. Restore that checkpoint, '
+            'or delete those cells (and tuning.json) to train them again from this one.')
+    if tuning is not None and finetune and tuning.get('upstream_checkpoint') != fingerprint:
+        raise StaleResultError(
+            f'{out_dir}/tuning.json froze winners from cells fine-tuned from another upstream checkpoint '
+            f'(recorded: {tuning.get("upstream_checkpoint") or "not recorded"}; {ckpt} on disk now: '
+            f'{fingerprint}). Delete it to freeze the winners again once the tuning cells are retrained.')
+
+
 def run_cells(suite: Suite, cells: list, out_dir: str, results: dict, work_root: str, force: tuple = (),
               only: tuple = (), progress: Progress | None = None, upstream_ref: dict | None = None,
-              configs_root: str | None = None, default_cell_s: float = 60.0, label: str = '') -> int:
-    """Run every cell of ``cells`` without a finished result; returns how many ran."""
+              configs_root: str | None = None, default_cell_s: float = 60.0, label: str = '',
+              upstream_fingerprint: str | None = None) -> int:
+    """Run every cell of ``cells`` without a finished result; returns how many ran. Fine-tuning
+    cells record ``upstream_fingerprint``, the content hash of the checkpoint they started from."""
     from . import cell as cell_mod
     from .env import environment
     configs_root = configs_root or cell_mod.CONFIGS
 
     def is_forced(cid):
-        return any(fnmatch.fnmatch(cid, p) for p in force)
+        return _matches(cid, force)
 
     def wanted(cid):
-        return not only or any(fnmatch.fnmatch(cid, p) for p in only)
+        return not only or _matches(cid, only)
 
     for c in cells:
         r = results.get(c.id)
@@ -187,7 +221,10 @@ def run_cells(suite: Suite, cells: list, out_dir: str, results: dict, work_root:
         t0 = time.perf_counter()
         result = cell_mod.run_cell(suite, c, work_dir, progress=progress, upstream_ref=upstream_ref,
                                    configs_root=configs_root)
-        result = {'id': c.id, **c.spec(), 'spec_hash': c.spec_hash, 'metric': suite.task(c.task).metric,
+        task = suite.task(c.task)
+        if task.regime == 'finetune':
+            result['upstream_checkpoint'] = upstream_fingerprint
+        result = {'id': c.id, **c.spec(), 'spec_hash': c.spec_hash, 'metric': task.metric,
                   **result, 'wall_s': time.perf_counter() - t0, 'env': env,
                   'date': datetime.datetime.now().isoformat(timespec='seconds')}
         path = osp.join(out_dir, 'cells', f'{c.id}.json')
@@ -219,7 +256,7 @@ def run_suite(suite: Suite, out_dir: str, work_root: str = osp.join('work_dirs',
     whose recorded spec differs from the suite's stops the run with :class:`StaleResultError`
     unless it is forced."""
     from .analysis import TuningIncomplete, freeze_tuning
-    from .upstream import ensure_upstream, reference_accuracy
+    from .upstream import checkpoint_fingerprint, ensure_upstream, reference_accuracy
     for p in phases:
         if p not in PHASES:
             raise ValueError(f'unknown phase {p!r}; phases: {PHASES}')
@@ -227,20 +264,26 @@ def run_suite(suite: Suite, out_dir: str, work_root: str = osp.join('work_dirs',
     results = load_results(out_dir)
     progress = Progress(0, stream, default_cell_s)
     finetune = any(t.regime == 'finetune' for t in suite.tasks)
+    fingerprint = None
     if finetune:
         ensure_upstream(suite, progress)
+        fingerprint = checkpoint_fingerprint(suite.upstream[1])
     ran = {}
     tuning = load_tuning(suite, out_dir)
+    check_upstream(suite, results, tuning, fingerprint, out_dir, force)
     if 'tuning' in phases:
         cells = tuning_cells(suite)
         ran['tuning'] = run_cells(suite, cells, out_dir, results, work_root, force, only, progress,
-                                  configs_root=configs_root, default_cell_s=default_cell_s, label='tuning ')
+                                  configs_root=configs_root, default_cell_s=default_cell_s, label='tuning ',
+                                  upstream_fingerprint=fingerprint)
         if tuning is None:
             try:
                 tuning = freeze_tuning(suite, results)
             except TuningIncomplete as e:
                 progress.message(f'{suite.name}: tuning not finished ({e}); winners not frozen yet')
             else:
+                if fingerprint is not None:
+                    tuning['upstream_checkpoint'] = fingerprint
                 _write_json_atomic(osp.join(out_dir, 'tuning.json'), tuning)
                 progress.message(f'{suite.name}: tuning finished; winners frozen in {out_dir}/tuning.json')
     if 'reporting' in phases:
@@ -251,7 +294,8 @@ def run_suite(suite: Suite, out_dir: str, work_root: str = osp.join('work_dirs',
         cells = reporting_cells(suite, tuning)
         ran['reporting'] = run_cells(suite, cells, out_dir, results, work_root, force, only, progress,
                                      upstream_ref=upstream_ref, configs_root=configs_root,
-                                     default_cell_s=default_cell_s, label='reporting ')
+                                     default_cell_s=default_cell_s, label='reporting ',
+                                     upstream_fingerprint=fingerprint)
     progress.message(f'{suite.name}: ' + ', '.join(f'{p} {n} cell(s) run now' for p, n in ran.items())
                      + f'; {len(results)} finished in {out_dir}')
     return results

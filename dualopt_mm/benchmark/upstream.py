@@ -14,7 +14,7 @@ import shutil
 from .suite import Suite
 
 __all__ = ['pretrain_upstream', 'ensure_upstream', 'ensure_upstream_checkpoint', 'reference_accuracy',
-           'UPSTREAM_CONFIG', 'UPSTREAM_CKPT']
+           'checkpoint_fingerprint', 'UPSTREAM_CONFIG', 'UPSTREAM_CKPT']
 
 UPSTREAM_CONFIG = 'classification/resnet18_upstream.py'
 UPSTREAM_CKPT = osp.join('checkpoints', 'upstream_resnet18.pth')
@@ -59,7 +59,7 @@ def ensure_upstream_checkpoint(ckpt: str, progress=None) -> None:
         return
     if progress is not None:
         progress.message(f'{ckpt} missing: pre-training the upstream ResNet-18 once ({UPSTREAM_CONFIG}, '
-                         '~4 min on 2 CPU cores)')
+                         '525 iterations: ~10-15 min on 2 CPU cores)')
         progress.start_cell(0, 'upstream pre-training', 0.0)
     pretrain_upstream(ckpt, quiet=True, progress=progress)
     if progress is not None:
@@ -73,7 +73,9 @@ def ensure_upstream(suite: Suite, progress=None) -> None:
     ensure_upstream_checkpoint(ckpt, progress)
 
 
-def _fingerprint(ckpt: str) -> str:
+def checkpoint_fingerprint(ckpt: str) -> str:
+    """``sha256:<16 hex>`` of the checkpoint file (a URL stands for itself). Fine-tuning cells
+    and ``tuning.json`` record it: results fine-tuned from different weights are never mixed."""
     if '://' in ckpt:
         return ckpt
     h = hashlib.sha256()
@@ -90,7 +92,7 @@ def reference_accuracy(suite: Suite, out_dir: str, configs_root: str | None = No
     from .cell import CONFIGS, upstream_accuracy
     config, ckpt = suite.upstream
     path = osp.join(out_dir, 'upstream.json')
-    fp = _fingerprint(ckpt)
+    fp = checkpoint_fingerprint(ckpt)
     if osp.exists(path):
         with open(path) as f:
             rec = json.load(f)

@@ -169,6 +169,57 @@ def test_stale_results_stop_the_run_and_force_replaces_them_visibly(interrupted_
     assert any(n.startswith(target) for n in os.listdir(osp.join(out, 'replaced')))
 
 
+def test_cells_from_another_upstream_checkpoint_are_named_and_nothing_runs():
+    """A finished fine-tuning cell records the content hash of the checkpoint it started from; a
+    run whose checkpoint on disk differs (a re-trained or replaced upstream) stops before training
+    and names both, instead of mixing runs from different starting weights. Scratch tasks and
+    forced cells are exempt; legacy cells with no record count as different."""
+    from dualopt_mm.benchmark.driver import check_upstream
+    suite = tiny_suite()
+    old, new = 'sha256:aaaaaaaaaaaaaaaa', 'sha256:bbbbbbbbbbbbbbbb'
+    results = {'cls__adamw__c0__s100': dict(task='cls', upstream_checkpoint=old),
+               'cls__adamw__c1__s100': dict(task='cls')}
+    check_upstream(suite, {'cls__adamw__c0__s100': results['cls__adamw__c0__s100']}, None, old, 'out')
+    check_upstream(suite, results, None, None, 'out')  # no fine-tuning: nothing to compare
+    with pytest.raises(StaleResultError, match='another upstream checkpoint') as e:
+        check_upstream(suite, results, None, new, 'out')
+    assert old in str(e.value) and new in str(e.value) and 'not recorded' in str(e.value)
+    assert 'cls__adamw__c0__s100' in str(e.value)
+    check_upstream(suite, results, None, new, 'out', force=('cls__adamw__*',))
+    with pytest.raises(StaleResultError, match='tuning.json'):
+        check_upstream(suite, {}, {'upstream_checkpoint': old}, new, 'out')
+    with pytest.raises(StaleResultError, match='not recorded'):
+        check_upstream(suite, {}, {}, new, 'out')
+    check_upstream(suite, {}, {'upstream_checkpoint': new}, new, 'out')
+
+
+@pytest.mark.openmmlab
+def test_a_replaced_upstream_checkpoint_stops_the_run_before_training(interrupted_then_resumed, tmp_path,
+                                                                      monkeypatch):
+    import shutil
+
+    from dualopt_mm.benchmark import upstream as up
+    r = interrupted_then_resumed
+    monkeypatch.chdir(r['root'])
+    fp = up.checkpoint_fingerprint(UP['checkpoint'])
+    assert {res['upstream_checkpoint'] for res in r['results'].values()} == {fp}
+    with open(osp.join(r['out'], 'tuning.json')) as f:
+        assert json.load(f)['upstream_checkpoint'] == fp
+    out = str(tmp_path / 'out')
+    shutil.copytree(r['out'], out)
+    before = {n: os.stat(osp.join(out, 'cells', n)).st_mtime_ns for n in os.listdir(osp.join(out, 'cells'))}
+
+    def must_not_run(*a, **k):
+        raise AssertionError('a cell trained from another upstream checkpoint')
+    monkeypatch.setattr(cell_mod, 'run_cell', must_not_run)
+    monkeypatch.setattr(up, 'checkpoint_fingerprint', lambda ckpt: 'sha256:0123456789abcdef')
+    with pytest.raises(StaleResultError, match='another upstream checkpoint') as e:
+        run_suite(tiny_suite(), out, str(tmp_path / 'work'), stream=io.StringIO())
+    assert fp in str(e.value) and 'sha256:0123456789abcdef' in str(e.value)
+    after = {n: os.stat(osp.join(out, 'cells', n)).st_mtime_ns for n in os.listdir(osp.join(out, 'cells'))}
+    assert after == before and not osp.exists(osp.join(out, 'replaced'))
+
+
 @pytest.mark.openmmlab
 def test_forgetting_evaluation_matches_an_independent_runner_test(interrupted_then_resumed, tmp_path, monkeypatch):
     """upstream_accuracy(backbone) == mmengine's own test loop on the upstream config with a

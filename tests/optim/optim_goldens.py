@@ -2,7 +2,12 @@
 of parameters and the final state; a state dict after 5 steps and the 3 steps that follow its
 load; each signature and ``defaults``. Frozen before a refactor of the optimizer core, compared
 bit for bit after it (``tests/optim/test_goldens.py``); regenerate only on purpose, with
-``python tools/freeze_optim_goldens.py``."""
+``python tools/freeze_optim_goldens.py``.
+
+Bit-for-bit holds for one torch build on one family of CPU kernels: torch's vectorised kernels
+round differently with AVX2 and AVX512 (AdamW's trail differs by 1 ulp from its fourth step), so a
+CPU family can have its own file, ``optim_goldens.<capability>.pt``, frozen from the same code
+(``--this-cpu``); ``optim_goldens.pt`` is the default."""
 from __future__ import annotations
 
 import copy
@@ -11,10 +16,27 @@ import os.path as osp
 
 import torch
 
-GOLDENS = osp.join(osp.dirname(__file__), 'goldens', 'optim_goldens.pt')
+GOLDENS_DIR = osp.join(osp.dirname(__file__), 'goldens')
+GOLDENS = osp.join(GOLDENS_DIR, 'optim_goldens.pt')
 STEPS = 10
 CUT = 5
 AFTER = 3
+
+
+def cpu_capability() -> str:
+    """The CPU kernel family torch dispatches to here (``DEFAULT``, ``AVX2``, ``AVX512``, ...)."""
+    get = getattr(getattr(torch.backends, 'cpu', None), 'get_cpu_capability', None)
+    return get() if get is not None else 'unknown'
+
+
+def capability_goldens(capability: str | None = None) -> str:
+    return osp.join(GOLDENS_DIR, f'optim_goldens.{capability or cpu_capability()}.pt')
+
+
+def goldens_for_this_cpu() -> str:
+    """This CPU family's own goldens if it has a file, else the default ones."""
+    own = capability_goldens()
+    return own if osp.exists(own) else GOLDENS
 
 
 def settings(entry) -> dict:

@@ -1,14 +1,16 @@
 """Every optimizer reproduces its frozen goldens (tests/optim/optim_goldens.py) bit for bit on CPU
-with the torch version that froze them, and to float tolerance with any other torch: 10 steps of
-parameters and state per class x path x setting, the 3 steps after loading a saved state dict,
-each signature and ``defaults``."""
+with the torch version that froze them (this CPU family's own file where it has one, see
+optim_goldens.py), and to float tolerance with any other torch: 10 steps of parameters and state
+per class x path x setting, the 3 steps after loading a saved state dict, each signature and
+``defaults``."""
 import pytest
 import torch
 
 import optim_goldens as G
 from dualopt_mm.optim import OPTIMIZERS_INFO
 
-_DATA = torch.load(G.GOLDENS, weights_only=False)
+_FILE = G.goldens_for_this_cpu()
+_DATA = torch.load(_FILE, weights_only=False)
 RECORDS = _DATA['records']
 SAME_TORCH = _DATA['torch'] == torch.__version__
 KEYS = sorted(k for k in RECORDS if k[0] != 'signature')
@@ -61,6 +63,41 @@ def test_steps_state_and_resume_equal_the_goldens(key):
     _equal(golden['state'], G._state(opt, params), 'state')
     after = G.replay_after_load(entry, kwargs, golden['cut_params'], golden['state_dict'])
     _equal(golden['after_load'], after, 'after_load')
+
+
+def test_cpu_family_goldens_differ_from_the_default_by_rounding_only():
+    """A CPU family's own goldens are the same computation as the default ones: equal to float
+    tolerance, and with the same records, signatures and defaults (bit-for-bit only differs)."""
+    import glob
+    import os.path as osp
+    default = torch.load(G.GOLDENS, weights_only=False)['records']
+    own = sorted(glob.glob(osp.join(G.GOLDENS_DIR, 'optim_goldens.*.pt')))
+    if not own:
+        pytest.skip('no CPU-family goldens: only the default file exists')
+    for path in own:
+        records = torch.load(path, weights_only=False)['records']
+        assert set(records) == set(default), path
+        for k in records:
+            if k[0] == 'signature':
+                assert records[k] == default[k], (path, k)
+            else:
+                for part in ('trail', 'state', 'after_load'):
+                    _close(records[k][part], default[k][part], f'{osp.basename(path)}:{"-".join(k)}.{part}')
+
+
+def _close(a, b, what):
+    if torch.is_tensor(a):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=what)
+    elif isinstance(a, dict):
+        assert set(a) == set(b), what
+        for k in a:
+            _close(a[k], b[k], f'{what}.{k}')
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), what
+        for x, y in zip(a, b):
+            _close(x, y, what)
+    else:
+        assert a == b, what
 
 
 @pytest.mark.parametrize('name', sorted(OPTIMIZERS_INFO))
