@@ -94,14 +94,15 @@ def _role(stages, name):
 
 
 def declare(name: str, base: Base, stages, *, defaults: dict | None = None,
-            order: tuple | None = None, summary: str, example: str | None = None) -> type:
+            order: tuple | None = None, summary: str, example: str | None = None,
+            register: bool = True) -> type:
     """Build the optimizer class ``name``: ``base`` (``._base.SGD`` / ``ADAMW``) and ``stages``
     (``._stages``), with ``defaults`` overriding the arguments' own. The signature is the
     base's positional arguments, then keyword-only: the stages' (in ``order`` if given, a
     permutation of them and the base's keyword-only ones), the base's, the common ones. Adds the
-    entry to :data:`OPTIMIZERS_INFO`."""
+    entry to :data:`OPTIMIZERS_INFO` (unless ``register=False``: a local combination)."""
     stages = tuple(stages)
-    if name in OPTIMIZERS_INFO:
+    if register and name in OPTIMIZERS_INFO:
         raise ValueError(f"declare: an optimizer named {name!r} exists already")
     kwonly = [a for s in stages for a in s.args] + list(base.kwargs)
     by_name = {a.name: a for a in list(base.args) + kwonly + list(_COMMON)}
@@ -149,12 +150,14 @@ def declare(name: str, base: Base, stages, *, defaults: dict | None = None,
         _r_pull=tuple((s, measures.index(s) if s in measures else None)
                       for s in _role(stages, "pull")),
     ))
-    OPTIMIZERS_INFO[name] = OptimizerEntry(
+    cls._entry = OptimizerEntry(
         name, cls, base.name, cls._uses_anchors, cls._supports_foreach, cls._supports_fused,
         {k: v for s in stages for k, v in s.neutral.items()}, base.torch_class,
         typical={k: v for s in stages for k, v in s.typical.items()},
         extra_neutral=tuple((kw, getattr(base, attr)) for s in stages for kw, attr in s.extra_neutral),
         random=any(s.random for s in stages))
+    if register:
+        OPTIMIZERS_INFO[name] = cls._entry
     return cls
 
 
