@@ -1,23 +1,17 @@
-r"""The two base optimizers, SGD (momentum) and AdamW, each an object with everything the
-executor (:mod:`._core`) asks of a base: its arguments, their validation, its lazy state, and
-its step in the three forms the paths run, all bit-compatible with ``torch.optim``:
+r"""The two base optimizers, SGD (momentum) and AdamW: each an object with its arguments, their
+validation, its lazy state and its step in the forms the executor's paths run, all equal to
+``torch.optim`` (same state layout, so one state serves every path):
 
-* :meth:`Base.direction` -- the for-loop step of one tensor, split in two halves so the final
-  apply can be replaced: it updates the base state (momentum buffer / moments / step count, and
-  AdamW's decoupled decay, which touches the parameter) and returns a :class:`Direction`, which
-  :func:`apply_additive_` applies as :math:`\theta \leftarrow \theta - \eta d`. The operation
-  order is torch's own for-loop implementation (``torch/optim/sgd.py``, ``adam.py``), so the
-  result equals ``torch.optim.SGD`` / ``torch.optim.AdamW`` bit for bit;
-* :meth:`Base.step_list` -- the whole additive step over a list through torch's functional
-  interface with ``foreach=True`` or ``fused=True`` (:mod:`._compat` picks the form the installed
-  torch has);
-* :meth:`Base.step_fused` -- the whole additive step of one tensor through torch's fused kernel,
-  called directly (the same kernel and state as ``step_list(fused=True)``, so the same numbers);
-* :meth:`Base.direction_from_state` -- :math:`d` rebuilt from the state a fused kernel left.
+* :meth:`~_SGD.direction` -- the for-loop step of one tensor in torch's own operation order
+  (``torch/optim/sgd.py``, ``adam.py``: bit for bit), split so the final apply can be replaced:
+  it updates the state (and applies AdamW's decoupled decay) and returns a :class:`Direction`,
+  which :func:`apply_additive_` applies as :math:`\theta \leftarrow \theta - \eta d`;
+* ``step_list`` -- the whole step over a list through torch's functional foreach / fused code;
+* ``step_fused`` -- the whole step of one tensor through torch's fused kernel, called directly;
+* ``direction_from_state`` -- :math:`d` rebuilt from the state a fused kernel left.
 
-``lr``, ``weight_decay``, ``maximize`` and ``decoupled`` are passed explicitly to every form
-because stages change them (random scaling multiplies ``lr``; L2-SP folds its pull into a
-coupled decay).
+``lr``, ``weight_decay``, ``maximize`` and ``decoupled`` are explicit arguments: stages change
+them (random scaling multiplies ``lr``; L2-SP folds its pull into a coupled decay).
 """
 
 from __future__ import annotations

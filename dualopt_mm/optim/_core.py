@@ -3,8 +3,7 @@
 non-finite guard shared by every method.
 
 Each step plans every group once (path, lr factor, the base's weight decay) and runs it in one
-fixed order of roles -- ``measure``, the gradient rewrite (or its fold into the kernel's
-arguments), the base step, the apply, ``pull`` -- on one of three paths:
+fixed order of roles (:class:`._stages.Stage`) on one of three paths:
 
 * ``'single'`` (``foreach=False``, the default on CPU): the readable for-loop reference, tensor
   by tensor, equal to ``torch.optim`` bit for bit where the stages are neutral;
@@ -83,12 +82,10 @@ class ComposedOptimizer(Optimizer):
     # derived from the stages by declare(); the instance may override _pipelined (tests do)
     _uses_anchors = False
     _needs_depth = False
-    _supports_fused = True
-    _supports_foreach = True
+    _supports_foreach = True  # False: a stage has no list form
     # fused path: run the stages and the base kernel tensor by tensor (cache locality on CPU; on
     # GPUs one multi-tensor launch per list is cheaper, unless a stage has no list form)
     _pipelined = False
-    _pipeline_any_device = False
 
     def __init__(self, params, defaults: dict[str, Any]) -> None:
         defaults.setdefault("pretrained", True)
@@ -104,8 +101,6 @@ class ComposedOptimizer(Optimizer):
         self._check_hyperparameters(defaults)
         if defaults["fused"] and defaults["foreach"]:
             raise ValueError("fused and foreach cannot both be True")
-        if defaults["fused"] and not self._supports_fused:
-            raise ValueError(f"fused=True is not supported by {type(self).__name__}")
         if defaults["differentiable"]:
             raise ValueError("differentiable=True is not supported")
         self.skipped_steps = 0
@@ -370,7 +365,7 @@ class ComposedOptimizer(Optimizer):
                     apply_additive_(p, direction)
                 for s, i in pulls:
                     s.pull(self, group, p, state, None if i is None else ctxs[i], depth)
-        elif fused and self._pipelined and (self._pipeline_any_device
+        elif fused and self._pipelined and (not self._supports_foreach
                                             or params[0].device.type == "cpu"):
             # tensor by tensor: what the stages read before and after the kernel is in cache
             k_lr = lr_eff

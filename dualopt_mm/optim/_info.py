@@ -5,6 +5,7 @@ micro-benchmark, the stats hook, the table-driven tests and the docs table."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import textwrap
 from dataclasses import dataclass, field
@@ -66,25 +67,22 @@ def _kwargs(d: dict) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in d.items())
 
 
-def _doc(name, base, stages, summary, args, values, example) -> str:
+def _doc(name, base, stages, summary, args, values, entry) -> str:
     def line(text):
         return textwrap.fill(text, 96, initial_indent=" " * 8, subsequent_indent=" " * 12,
                              break_long_words=False, break_on_hyphens=False)
 
-    neutral = {k: v for s in stages for k, v in s.neutral.items()}
-    eq = [f"``{_kwargs(neutral)}`` equals ``torch.optim.{base.title}``"]
-    eq += [f"``{_kwargs(kw)}`` equals ``torch.optim.{getattr(base, attr).__name__}``"
-           for s in stages for kw, attr in s.extra_neutral]
-    if example is None:
-        typical = {k: v for s in stages for k, v in s.typical.items() if k != "seed"}
-        groups = ("[{'params': backbone.parameters()},\n        ...     {'params': head.parameters(), "
-                  "'pretrained': False}]" if any(s.anchors for s in stages) else "model.parameters()")
-        example = f"opt = {name}({groups}, {_kwargs(dict(lr=values['lr'], **typical))})"
+    eq = "; ".join(f"``{_kwargs(kw)}`` equals ``torch.optim.{cls.__name__}``"
+                   for kw, cls in ((entry.neutral, entry.torch_equivalent),) + entry.extra_neutral)
+    typical = {k: v for k, v in entry.typical.items() if k != "seed"}
+    groups = ("[{'params': backbone.parameters()},\n        ...     {'params': head.parameters(), "
+              "'pretrained': False}]" if entry.anchored else "model.parameters()")
     refs = list(dict.fromkeys(s.reference for s in stages if s.reference))
     return (f"{summary}\n" + "".join(s.math % {"base": base.title} for s in stages)
-            + f"\n    {'; '.join(eq)}.\n\n    Args:\n" + line(_PARAMS) + "\n"
+            + f"\n    {eq}.\n\n    Args:\n" + line(_PARAMS) + "\n"
             + "\n".join(line(a.doc % {"default": repr(values[a.name])}) for a in args)
-            + f"\n\n    Example:\n        >>> {example}\n"
+            + f"\n\n    Example:\n        >>> opt = {name}({groups}, "
+            f"{_kwargs(dict(lr=values['lr'], **typical))})\n"
             "        >>> loss_fn(model(x), y).backward(); opt.step(); opt.zero_grad()\n\n"
             + "".join(f"    Reference: {r}\n" for r in refs))
 
@@ -94,8 +92,7 @@ def _role(stages, name):
 
 
 def declare(name: str, base: Base, stages, *, defaults: dict | None = None,
-            order: tuple | None = None, summary: str, example: str | None = None,
-            register: bool = True) -> type:
+            order: tuple | None = None, summary: str, register: bool = True) -> type:
     """Build the optimizer class ``name``: ``base`` (``._base.SGD`` / ``ADAMW``) and ``stages``
     (``._stages``), with ``defaults`` overriding the arguments' own. The signature is the
     base's positional arguments, then keyword-only: the stages' (in ``order`` if given, a
@@ -132,17 +129,20 @@ def declare(name: str, base: Base, stages, *, defaults: dict | None = None,
     ns = {"_v": values, "_construct": _construct}
     exec(src, ns)  # a real signature: inspect, help() and a mistyped keyword all see it
     measures = _role(stages, "measure")
-    module = sys._getframe(1).f_globals["__name__"]
+    entry = OptimizerEntry(
+        name, None, base.name, any(s.anchors for s in stages), all(s.list_form for s in stages),
+        True, {k: v for s in stages for k, v in s.neutral.items()}, base.torch_class,
+        typical={k: v for s in stages for k, v in s.typical.items()},
+        extra_neutral=tuple((kw, getattr(base, attr)) for s in stages for kw, attr in s.extra_neutral),
+        random=any(s.random for s in stages))
     cls = type(name, (ComposedOptimizer,), dict(
-        __init__=ns["__init__"], __module__=module, __qualname__=name,
-        __doc__=_doc(name, base, stages, summary, list(base.args) + kwonly, values, example),
-        _base=base, _stages=stages, _ctor_args=ctor,
-        _uses_anchors=any(s.anchors for s in stages),
-        _needs_depth=any(s.needs_depth for s in stages),
-        _supports_foreach=all(s.list_form for s in stages),
+        __init__=ns["__init__"], __module__=sys._getframe(1).f_globals["__name__"],
+        __qualname__=name, __doc__=_doc(name, base, stages, summary, list(base.args) + kwonly,
+                                        values, entry),
+        _base=base, _stages=stages, _ctor_args=ctor, _uses_anchors=entry.anchored,
+        _needs_depth=any(s.needs_depth for s in stages), _supports_foreach=entry.supports_foreach,
         _pipelined=bool(measures + _role(stages, "rewrite") + _role(stages, "pull")
                         + _role(stages, "apply")),
-        _pipeline_any_device=not all(s.list_form for s in stages),
         _r_init=_role(stages, "init_state"), _r_begin=_role(stages, "begin_step"),
         _r_lr=_role(stages, "lr_factor"), _r_wd=_role(stages, "base_weight_decay"),
         _r_measure=measures, _r_rewrite=_role(stages, "rewrite"), _r_fold=_role(stages, "fold"),
@@ -150,14 +150,9 @@ def declare(name: str, base: Base, stages, *, defaults: dict | None = None,
         _r_pull=tuple((s, measures.index(s) if s in measures else None)
                       for s in _role(stages, "pull")),
     ))
-    cls._entry = OptimizerEntry(
-        name, cls, base.name, cls._uses_anchors, cls._supports_foreach, cls._supports_fused,
-        {k: v for s in stages for k, v in s.neutral.items()}, base.torch_class,
-        typical={k: v for s in stages for k, v in s.typical.items()},
-        extra_neutral=tuple((kw, getattr(base, attr)) for s in stages for kw, attr in s.extra_neutral),
-        random=any(s.random for s in stages))
+    cls._entry = entry = dataclasses.replace(entry, cls=cls)
     if register:
-        OPTIMIZERS_INFO[name] = cls._entry
+        OPTIMIZERS_INFO[name] = entry
     return cls
 
 

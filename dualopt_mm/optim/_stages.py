@@ -1,21 +1,8 @@
-r"""The method pieces, each a small stage object written once.
-
-A stage plays some of a fixed set of roles; the executor (:mod:`._core`) calls them, for every
-path, in one order (per tensor, or per list on the list path):
-
-1. ``begin_step`` -- once per step (a random draw);
-2. ``lr_factor`` -- a multiplier on the step's lr; ``base_weight_decay`` -- the decay the base
-   step keeps;
-3. ``measure`` -- before the base step, returns a context handed to the same stage's ``pull``;
-4. ``rewrite`` (for-loop) / ``fold`` (fused, per tensor) / ``fold_list`` (list) -- the gradient
-   the base sees, or, on the kernel paths, the same change folded into the kernel's arguments;
-5. ``apply`` (for-loop) / ``kernel_lr`` + ``after_kernel`` (fused) -- the final apply;
-6. ``pull`` -- after the base step (anchor pulls);
-7. ``stats`` -- what the stage reports to a monitoring hook.
-
-Besides, a stage declares its arguments (:class:`~._base.Arg`, with their documentation), their
-validation, its maths (a docstring block, ``%(base)s`` is the base's torch class), the settings
-that make it neutral and typical ones (the generic tests use them), and its reference.
+r"""The method pieces, each a small stage object written once: its arguments (:class:`~._base.Arg`,
+documented), their validation, its maths (a docstring block; ``%(base)s`` is the base's torch
+class), the settings that make it neutral and typical ones (the generic tests use them), its
+reference, and the roles it plays. The executor (:mod:`._core`) calls the roles in one order on
+every path, the order of the methods of :class:`Stage`, each a no-op there.
 """
 
 from __future__ import annotations
@@ -24,9 +11,10 @@ from typing import Any
 
 import torch
 
-from ._anchor import capture_anchor_
-from ._base import Arg, as_scalar, check_range
-from ._multiplicative import hybrid_apply_, tanh_into_
+from torch import Tensor
+
+from ._anchor import capture_anchor_, depth_map, group_depth
+from ._base import Arg, Direction, apply_additive_, as_scalar, check_range
 from ._pull import decay_level, pull_, rollback_level, shrink_, spd_measure, spd_pull_
 from ._random_scale import ExpScaleSource
 
@@ -63,52 +51,53 @@ class Stage:
         """Constructor-only arguments (not group keys), before any group exists."""
 
     def validate(self, g: dict) -> None:
-        pass
+        """Raise ``ValueError`` naming the argument; may normalise a value in ``g``."""
 
     def wants_anchor(self, group: dict) -> bool:
-        return True
+        return True  # with ``anchors = True``: whether this group's tensors need anchors
 
     def init_state(self, opt, group, p, state) -> None:
-        pass
+        """Lazy per-tensor state, at the tensor's first step (after the base's)."""
 
     def begin_step(self, opt) -> None:
-        pass
+        """Once per step that is not skipped, before any group (a random draw)."""
 
     def lr_factor(self, opt, group) -> float:
-        return 1.0
+        return 1.0  # a multiplier on the group's lr for this step
 
     def base_weight_decay(self, group, wd):
-        return wd
+        return wd  # the decay the base step keeps
 
     def measure(self, opt, group, p, grad, state):
-        return None
+        return None  # before the base step: a context handed to this stage's ``pull``
 
     def rewrite(self, opt, group, p, grad, state, maximize):
-        return grad, maximize
+        return grad, maximize  # for-loop: the gradient the base sees
 
     def fold(self, opt, group, p, grad, state, wd, maximize, decoupled):
-        return grad, wd, maximize, decoupled
+        return grad, wd, maximize, decoupled  # fused, per tensor: ``rewrite`` as kernel arguments
 
     def fold_list(self, opt, group, params, grads, states, wd, maximize, decoupled):
-        return grads, wd, maximize, decoupled
+        return grads, wd, maximize, decoupled  # list path: the same for the whole list
 
     def fusable(self, group, base) -> bool:
-        return True
+        return True  # False: this group's fused=True runs the for-loop
 
     def kernel_lr(self, group, lr):
-        return lr
+        return lr  # fused: the lr the kernel gets (the additive part of ``apply``)
 
     def apply(self, opt, group, p, direction) -> None:
+        """For-loop: replaces the final additive apply of the base's direction."""
         raise NotImplementedError
 
     def after_kernel(self, opt, group, p, state, lr) -> None:
-        pass
+        """Fused, per tensor: the rest of ``apply``, after the kernel."""
 
     def pull(self, opt, group, p, state, ctx, depth) -> None:
-        pass
+        """After the base step (anchor pulls)."""
 
     def stats(self, opt) -> dict[str, float]:
-        return {}
+        return {}  # what a monitoring hook reports (OptimizerStatsHook)
 
     def save(self, opt, state_dict: dict) -> None:
         """Add what the stage keeps outside torch's state to ``state_dict``."""
@@ -117,7 +106,7 @@ class Stage:
         """Remove it from a state dict about to be loaded (``restore`` loads it after)."""
 
     def restore(self, opt, saved) -> None:
-        pass
+        """Load what ``take`` removed, once torch's state is loaded."""
 
 
 # ---------------------------------------------------------------------------------- anchors
@@ -217,21 +206,23 @@ class Rollback(Stage):
     def wants_anchor(self, group):
         return group["mode"] == "finetune"
 
+    @staticmethod
+    def rho(group, depth):
+        r"""The pull in force, :math:`\rho = (\eta_t/\eta_0)\, r(d)`, or None where :math:`r(d) = 0`
+        (:math:`\eta_0` = ``initial_lr``, set by lr schedulers; without it, or 0, the ratio is 1)."""
+        r = rollback_level(depth, group["rollback"], group["rollback_min"], group["rollback_power"])
+        if r == 0:
+            return None
+        lr0 = as_scalar(group.get("initial_lr", 0))
+        return r if isinstance(lr0, (int, float)) and lr0 == 0 else r * (as_scalar(group["lr"]) / lr0)
+
     def pull(self, opt, group, p, state, ctx, depth):
-        if group["mode"] != "finetune" or not group["pretrained"]:
-            return
-        lam = rollback_level(depth, group["rollback"], group["rollback_min"],
-                             group["rollback_power"])
-        if lam == 0:
-            return
-        if "initial_lr" in group:  # rho = (eta_t / eta_0) r(d) (eta_0 set by lr schedulers)
-            lr0 = as_scalar(group["initial_lr"])
-            if not (isinstance(lr0, (int, float)) and lr0 == 0):
-                lam = lam * (as_scalar(group["lr"]) / lr0)
-        pull_(p, state["anchor"], lam)
+        if group["mode"] == "finetune" and group["pretrained"]:
+            lam = self.rho(group, depth)
+            if lam is not None:
+                pull_(p, state["anchor"], lam)
 
     def stats(self, opt):
-        from ._anchor import depth_map, group_depth
         groups = opt.param_groups
         pre = [g for g in groups if g.get("pretrained", True) and g["mode"] == "finetune"]
         if not pre:
@@ -240,9 +231,7 @@ class Rollback(Stage):
         order = depth_map(groups) if any(g.get("layer_depth") is None for g in groups) else None
         d, g = min(((group_depth(g, p, order), g) for g in pre for p in g["params"]),
                    key=lambda t: t[0])
-        r = rollback_level(d, g["rollback"], g["rollback_min"], g["rollback_power"])
-        lr0 = g.get("initial_lr", g["lr"])
-        return {"rollback_lambda": float(g["lr"]) / float(lr0) * r if float(lr0) else 0.0}
+        return {"rollback_lambda": float(self.rho(g, d) or 0.0)}
 
 
 class LayerwiseDecay(Stage):
@@ -488,11 +477,29 @@ class RandomScale(Stage):
 
 
 # ---------------------------------------------------------------------------------- hybrid
+def tanh_into_(out: Tensor, direction: Direction, scale: float) -> Tensor:
+    r"""``out`` <- :math:`\tanh(\mathrm{scale}\cdot d)/2`, written into a work buffer.
+
+    Computed as :math:`\sigma(2x) - 1/2` (equal to :math:`\tanh(x)/2`): torch's vectorised
+    CPU ``sigmoid`` is ~6x faster than its ``tanh`` (which evaluates an accurate polynomial per
+    element), and the form keeps the sign of :math:`x` (:math:`\sigma(2x) \ge 1/2` iff
+    :math:`x \ge 0`) and :math:`|\tanh| \le 1`. The absolute error is a few ulps of 1/2.
+    """
+    s = 2.0 * scale * direction.d_scale
+    if direction.den is None:
+        torch.mul(direction.num, s, out=out)
+    else:
+        torch.div(direction.num, direction.den, out=out)
+        if s != 1.0:
+            out.mul_(s)
+    return out.sigmoid_().sub_(0.5)
+
+
 _VARIANTS = ("abs", "pow")
 
 
 class HybridApply(Stage):
-    r"""GOFAU's multiplicative / hybrid final apply (see :mod:`._multiplicative`)."""
+    r"""GOFAU's multiplicative / hybrid final apply: the base's state and direction, another apply."""
 
     args = (
         Arg("lr_in", 1.0, r"lr_in (float): :math:`\eta_{in}` >= 0 (default: %(default)s)."),
@@ -537,12 +544,29 @@ class HybridApply(Stage):
         _choice(g, "variant", _VARIANTS)
 
     def apply(self, opt, group, p, direction):
-        gamma = group["gamma"]
-        work = work2 = None
-        if gamma != 0:
-            work, work2 = opt._scratch(p), opt._scratch(p, slot=1)
-        hybrid_apply_(p, direction, gamma=gamma, lr_in=group["lr_in"], lr_out=group["lr_out"],
-                      variant=group["variant"], work=work, work2=work2)
+        gamma, lr_out = group["gamma"], group["lr_out"]
+        if gamma == 0:
+            apply_additive_(p, direction)
+            return
+        # work buffers reused across tensors: no memory is allocated per tensor
+        half_t = tanh_into_(opt._scratch(p), direction, group["lr_in"])  # tanh(lr_in d) / 2
+        work2 = opt._scratch(p, slot=1)
+        if group["variant"] == "abs":
+            mag = torch.abs(p, out=work2)  # |theta'|, before the additive part moves theta
+            if gamma != 1:
+                apply_additive_(p, direction, factor=1 - gamma)
+            p.addcmul_(mag, half_t, value=-2.0 * gamma * lr_out)
+            return
+        # 'pow': theta' * 2^(-sign(theta') lr_out tanh(lr_in d))
+        sgn = torch.sign(p, out=work2)
+        factor = torch.exp2(half_t.mul_(sgn).mul_(-2.0 * lr_out), out=half_t)
+        if gamma == 1:
+            p.mul_(factor)
+            return
+        # delta = theta' - theta' * factor = theta' * (1 - factor)
+        delta = torch.mul(p, factor.neg_().add_(1.0), out=work2)
+        apply_additive_(p, direction, factor=1 - gamma)
+        p.sub_(delta, alpha=gamma)
 
     # fused: the kernel makes the additive part (lr (1 - gamma)); d is rebuilt from its state
     def fusable(self, group, base):
