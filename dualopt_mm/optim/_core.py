@@ -1,18 +1,11 @@
-"""The executor: one optimizer class that runs a base (:mod:`._base`) and stages
-(:mod:`._stages`) on three paths, with validation, lazy state, state dicts and the
-non-finite guard shared by every method.
-
-Each step plans every group once (path, lr factor, the base's weight decay) and runs it in one
-fixed order of roles (:class:`._stages.Stage`) on one of three paths:
-
-* ``'single'`` (``foreach=False``, the default on CPU): the readable for-loop reference, tensor
-  by tensor, equal to ``torch.optim`` bit for bit where the stages are neutral;
-* ``'foreach'`` / list-``'fused'``: the base step over the whole list through torch's
-  multi-tensor or fused code, the stages before and after it per tensor;
-* per-tensor ``'fused'``: torch's fused kernel called on one tensor at a time, so the stages'
-  extra passes find the tensor in cache (CPU), or because a stage has no list form (any device).
-
-Per-tensor temporaries go into reused work buffers (:meth:`ComposedOptimizer._scratch`).
+"""The executor: one optimizer class that runs a base (:mod:`._base`) and stages (:mod:`._stages`),
+with the validation, lazy state, state dicts and non-finite guard every method shares. Each step
+plans every group once (path, lr factor, the base's weight decay) and runs the stages' roles in
+one fixed order (:class:`._stages.Stage`) on one of three paths: the for-loop (``foreach=False``,
+the default on CPU; the readable reference), the list (torch's foreach or fused code over the
+whole group), or torch's fused kernel tensor by tensor (``fused=True`` on CPU, so the stages'
+extra passes find the tensor in cache, or anywhere when a stage has no list form). Per-tensor
+temporaries go into reused work buffers (:meth:`ComposedOptimizer._scratch`).
 """
 
 from __future__ import annotations

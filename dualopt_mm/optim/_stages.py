@@ -27,11 +27,6 @@ def _choice(g: dict, name: str, choices: tuple) -> None:
         raise ValueError(f"Invalid {name}: {g[name]!r} (expected one of {choices})")
 
 
-def _flag(g: dict, name: str) -> None:
-    if not isinstance(g[name], bool):
-        raise ValueError(f"Invalid {name}: {g[name]!r} (expected a bool)")
-
-
 class Stage:
     """A method piece; every role is a no-op here (see module docstring)."""
 
@@ -46,6 +41,10 @@ class Stage:
     list_form = True  # False: foreach runs the for-loop; fused runs per tensor on every device
     random = False
     carried: tuple[str, ...] = ()  # private attributes that pickle / deepcopy keep
+    # tools/bench_optim.py: the step time this stage may cost (ratio to torch's fused base
+    # step), and named settings timed as rows of their own
+    budget: float | None = None
+    variants: dict[str, dict] = {}
 
     def init(self, opt, ctor: dict) -> None:
         """Constructor-only arguments (not group keys), before any group exists."""
@@ -193,6 +192,7 @@ class Rollback(Stage):
     typical = dict(rollback=0.2, rollback_min=0.05)
     extra_neutral = ((dict(mode="scratch", weight_decay=0.0), "plain_class"),)
     anchors = needs_depth = True
+    budget, variants = 1.5, {"scratch": dict(mode="scratch")}
 
     def validate(self, g):
         _choice(g, "mode", _MODES)
@@ -246,6 +246,7 @@ class LayerwiseDecay(Stage):
     )
     reference = _DUALOPT_REF
     needs_depth = True
+    budget = 1.5
 
     def validate(self, g):
         check_range("decay_min", g["decay_min"], 0.0, 1.0)
@@ -300,6 +301,7 @@ class SelectiveProjection(Stage):
     neutral = dict(projection_decay=0.0)
     typical = dict(projection_decay=0.7)
     anchors = True
+    budget = 2.0
 
     def validate(self, g):
         check_range("projection_decay", g["projection_decay"], 0.0, 1.0)
@@ -363,6 +365,7 @@ class L2SP(Stage):
     neutral = dict(sp_alpha=0.0)
     typical = dict(sp_alpha=0.5)
     anchors = True
+    budget = 1.5
 
     def validate(self, g):
         check_range("sp_alpha", g["sp_alpha"], 0.0)
@@ -437,6 +440,7 @@ class RandomScale(Stage):
     typical = dict(random_scaling=True, seed=3)
     random = True
     carried = ("_scale_source",)
+    budget = 1.1
 
     def init(self, opt, ctor):
         seed = ctor["seed"]
@@ -446,7 +450,8 @@ class RandomScale(Stage):
         opt.last_scale = None
 
     def validate(self, g):
-        _flag(g, "random_scaling")
+        if not isinstance(g["random_scaling"], bool):
+            raise ValueError(f"Invalid random_scaling: {g['random_scaling']!r} (expected a bool)")
         if g["max_scale"] is not None:
             check_range("max_scale", g["max_scale"], 0.0, lo_open=True)
 
@@ -536,6 +541,7 @@ class HybridApply(Stage):
     neutral = dict(gamma=0.0)
     typical = dict(gamma=0.5, lr_out=0.05)
     list_form = False
+    budget = 2.5
 
     def validate(self, g):
         check_range("gamma", g["gamma"], 0.0, 1.0)
