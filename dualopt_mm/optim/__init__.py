@@ -7,11 +7,14 @@ and stages (``_stages``: anchor capture, rollback, layer-wise decay, selective p
 random scaling, hybrid apply), run by one executor (``_core``) on three paths.
 """
 
-from . import methods
+from . import _stages, methods
+from ._base import ADAMW as ADAMW_BASE, SGD as SGD_BASE, Arg
 from ._core import ComposedOptimizer
 from ._info import OPTIMIZERS_INFO, OptimizerEntry, declare, get_optimizer_info
+from ._stages import *  # noqa: F401,F403 (the stages, to declare new combinations)
 from .methods import *  # noqa: F401,F403 (the declared optimizers)
 from .osgd import orthogonalize_gradients, osgd_backward
 
 __all__ = ["ComposedOptimizer", *methods.__all__, "orthogonalize_gradients", "osgd_backward",
-           "OPTIMIZERS_INFO", "OptimizerEntry", "get_optimizer_info", "declare"]
+           "OPTIMIZERS_INFO", "OptimizerEntry", "get_optimizer_info", "declare", "Arg", "SGD_BASE",
+           "ADAMW_BASE", *_stages.__all__]

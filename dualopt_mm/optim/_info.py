@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import sys
 import textwrap
-from dataclasses import dataclass, field
 from typing import Any
 
 from ._base import Arg, Base
@@ -18,7 +17,7 @@ from ._stages import Anchor, Stage
 __all__ = ["OptimizerEntry", "OPTIMIZERS_INFO", "get_optimizer_info", "declare"]
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class OptimizerEntry:
     """Capability flags of one optimizer.
 
@@ -35,7 +34,7 @@ class OptimizerEntry:
     supports_fused: bool
     neutral: dict[str, Any]
     torch_equivalent: type
-    typical: dict[str, Any] = field(default_factory=dict)
+    typical: dict[str, Any] = dataclasses.field(default_factory=dict)
     extra_neutral: tuple = ()
     random: bool = False
 
@@ -136,7 +135,7 @@ def declare(name: str, base: Base, stages, *, defaults: dict | None = None,
         extra_neutral=tuple((kw, getattr(base, attr)) for s in stages for kw, attr in s.extra_neutral),
         random=any(s.random for s in stages))
     cls = type(name, (ComposedOptimizer,), dict(
-        __init__=ns["__init__"], __module__=sys._getframe(1).f_globals["__name__"],
+        __init__=ns["__init__"], __module__=sys._getframe(1).f_globals.get("__name__", "__main__"),
         __qualname__=name, __doc__=_doc(name, base, stages, summary, list(base.args) + kwonly,
                                         values, entry),
         _base=base, _stages=stages, _ctor_args=ctor, _uses_anchors=entry.anchored,
