@@ -124,8 +124,8 @@ def check_anchor_dtype(anchor_dtype):
 
 
 class Anchor(Stage):
-    r"""Lazy anchor capture: :math:`\theta_0` is stored at the first step that updates a tensor of
-    a group that wants anchors (see :mod:`._anchor`)."""
+    """Lazy anchor capture: θ₀ is the tensor's value at its first step (or at capture_anchors()),
+    kept in the optimizer state, for the groups a stage wants anchored (see ._anchor)."""
 
     args = (Arg("anchor_dtype", None, r"anchor_dtype (torch.dtype, optional): storage dtype of "
                 r"the anchors :math:`\theta_0` (default %(default)s: fp32, or the parameter's "
@@ -146,7 +146,7 @@ _DUALOPT_REF = r"""Ning, Li, et al., *DualOpt*, arXiv 2604.22838 (2026); fine-tu
 
 
 class Rollback(Stage):
-    r"""DualOpt's fine-tuning half: weight rollback toward the anchors."""
+    """DualOpt, fine-tuning: after the base step, θ ← θ̂ − ρ(θ̂ − θ₀), ρ = (η_t/η₀)·r(d)."""
 
     args = (
         Arg("mode", "finetune", "mode (str): ``'finetune'`` (weight rollback toward the anchors) "
@@ -235,9 +235,8 @@ class Rollback(Stage):
 
 
 class LayerwiseDecay(Stage):
-    r"""DualOpt's from-scratch half: the decay leaves the base step and shrinks the post-step
-    weight by :math:`\eta_t\lambda s(d)` (groups with ``mode='scratch'`` when a
-    :class:`Rollback` stage owns ``mode``)."""
+    """DualOpt, from scratch: the decay leaves the base step, then θ ← (1 − η·λ·s(d))·θ̂ (groups
+    with mode='scratch' where Rollback owns the mode)."""
 
     args = (
         Arg("decay_min", 0.0, r"decay_min (float): :math:`s_{min}`, in [0, 1] "
@@ -265,7 +264,8 @@ class LayerwiseDecay(Stage):
 
 # ---------------------------------------------------------------------------------- SPD
 class SelectiveProjection(Stage):
-    r"""Selective Projection Decay (SPD)."""
+    """SPD: c = −⟨g, θ − θ₀⟩ before the step; if c < 0, the growth of the deviation is projected
+    back by λ·r after it (a device-side gate, no host sync)."""
 
     args = (
         Arg("projection_decay", 1.0, r"projection_decay (float): :math:`\lambda` in [0, 1] "
@@ -346,7 +346,7 @@ def _shifted_grad(grad, anchor, alpha, maximize, out=None):
 
 
 class L2SP(Stage):
-    r"""L2-SP: an L2 penalty toward the pre-trained weights, as a gradient rewrite."""
+    """L2-SP: the base step sees g + α(θ − θ₀) in pre-trained groups."""
 
     args = (Arg("sp_alpha", 0.01, r"sp_alpha (float): :math:`\alpha` >= 0 (default: %(default)s)."),)
     math = r"""
@@ -408,7 +408,8 @@ _RS_KEY = "random_scaling"
 
 
 class RandomScale(Stage):
-    r"""Exponential random scaling of the whole step (see :mod:`._random_scale`)."""
+    """One s_t ~ Exp(1) per step scales the whole displacement (the base step at lr·s_t); the
+    draws are saved in the state dict (see ._random_scale)."""
 
     args = (
         Arg("random_scaling", True, r"random_scaling (bool): draw and apply :math:`s_t` "
@@ -504,7 +505,7 @@ _VARIANTS = ("abs", "pow")
 
 
 class HybridApply(Stage):
-    r"""GOFAU's multiplicative / hybrid final apply: the base's state and direction, another apply."""
+    """GOFAU: the final apply becomes θ ← θ' − γ·Δ_mul − (1 − γ)·η·d, with the base's state and d."""
 
     args = (
         Arg("lr_in", 1.0, r"lr_in (float): :math:`\eta_{in}` >= 0 (default: %(default)s)."),
