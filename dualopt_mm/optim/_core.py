@@ -342,9 +342,14 @@ class ComposedOptimizer(Optimizer):
         wd = group["weight_decay"]
         for s in self._r_wd:
             wd = s.base_weight_decay(group, wd)
-        measures, pulls, maximize = self._r_measure, self._r_pull, group["maximize"]
+        # the stages that act on this group at this step, in the roles' order
+        on = [s for s in self._stages if s.active(group)]
+        measures = [s for s in self._r_measure if s in on]
+        pulls = [(s, measures.index(s) if s in measures else None) for s in self._r_pull if s in on]
+        appl = [s for s in self._r_apply if s in on]
+        maximize = group["maximize"]
         if impl == "single":
-            rewrites, appl = self._r_rewrite, self._r_apply
+            rewrites = [s for s in self._r_rewrite if s in on]
             for p, grad, state, depth in zip(params, grads, states, depths):
                 ctxs = [s.measure(self, group, p, grad, state) for s in measures]
                 g, mx = grad, maximize
@@ -362,9 +367,9 @@ class ComposedOptimizer(Optimizer):
                                             or params[0].device.type == "cpu"):
             # tensor by tensor: what the stages read before and after the kernel is in cache
             k_lr = lr_eff
-            for s in self._r_apply:
+            for s in appl:
                 k_lr = s.kernel_lr(group, k_lr)
-            folds, afters = self._r_fold, self._r_apply
+            folds = [s for s in self._r_fold if s in on]
             for p, grad, state, depth in zip(params, grads, states, depths):
                 ctxs = [s.measure(self, group, p, grad, state) for s in measures]
                 args = (grad, wd, maximize, True)
@@ -372,7 +377,7 @@ class ComposedOptimizer(Optimizer):
                     args = s.fold(self, group, p, args[0], state, *args[1:])
                 base.step_fused(p, args[0], state, group, lr=k_lr, weight_decay=args[1],
                                 maximize=args[2], decoupled=args[3])
-                for s in afters:
+                for s in appl:
                     s.after_kernel(self, group, p, state, lr_eff)
                 for s, i in pulls:
                     s.pull(self, group, p, state, None if i is None else ctxs[i], depth)
@@ -380,7 +385,7 @@ class ComposedOptimizer(Optimizer):
             ctxs = [[s.measure(self, group, p, g, st) for s in measures]
                     for p, g, st in zip(params, grads, states)]
             args = (grads, wd, maximize, True)
-            for s in self._r_fold_list:
+            for s in (s for s in self._r_fold_list if s in on):
                 args = s.fold_list(self, group, params, args[0], states, *args[1:])
             base.step_list(params, args[0], states, group, lr=lr_eff, weight_decay=args[1],
                            maximize=args[2], fused=fused, decoupled=args[3])

@@ -146,8 +146,7 @@ def declare(name: str, base: Base, stages, *, defaults: dict | None = None,
         _r_lr=_role(stages, "lr_factor"), _r_wd=_role(stages, "base_weight_decay"),
         _r_measure=measures, _r_rewrite=_role(stages, "rewrite"), _r_fold=_role(stages, "fold"),
         _r_fold_list=_role(stages, "fold_list"), _r_apply=_role(stages, "apply"),
-        _r_pull=tuple((s, measures.index(s) if s in measures else None)
-                      for s in _role(stages, "pull")),
+        _r_pull=_role(stages, "pull"),
     ))
     cls._entry = entry = dataclasses.replace(entry, cls=cls)
     if register:

@@ -58,6 +58,9 @@ class Stage:
     def init_state(self, opt, group, p, state) -> None:
         """Lazy per-tensor state, at the tensor's first step (after the base's)."""
 
+    def active(self, group) -> bool:
+        return True  # planned once per group and step: False skips the per-tensor roles below
+
     def begin_step(self, opt) -> None:
         """Once per step that is not skipped, before any group (a random draw)."""
 
@@ -216,11 +219,13 @@ class Rollback(Stage):
         lr0 = as_scalar(group.get("initial_lr", 0))
         return r if isinstance(lr0, (int, float)) and lr0 == 0 else r * (as_scalar(group["lr"]) / lr0)
 
+    def active(self, group):
+        return group["mode"] == "finetune" and group["pretrained"]
+
     def pull(self, opt, group, p, state, ctx, depth):
-        if group["mode"] == "finetune" and group["pretrained"]:
-            lam = self.rho(group, depth)
-            if lam is not None:
-                pull_(p, state["anchor"], lam)
+        lam = self.rho(group, depth)
+        if lam is not None:
+            pull_(p, state["anchor"], lam)
 
     def stats(self, opt):
         groups = opt.param_groups
@@ -254,11 +259,11 @@ class LayerwiseDecay(Stage):
     def base_weight_decay(self, group, wd):
         return 0.0 if group.get("mode", "scratch") == "scratch" else wd
 
+    def active(self, group):
+        return group["weight_decay"] != 0 and group.get("mode", "scratch") == "scratch"
+
     def pull(self, opt, group, p, state, ctx, depth):
-        wd = group["weight_decay"]
-        if wd == 0 or group.get("mode", "scratch") != "scratch":
-            return
-        lr = as_scalar(group["lr"])
+        lr, wd = as_scalar(group["lr"]), group["weight_decay"]
         shrink_(p, lr * wd * decay_level(depth, group["decay_min"], group["decay_power"]))
 
 
@@ -312,17 +317,17 @@ class SelectiveProjection(Stage):
         # monitoring reads them (stats), they are not optimizer state
         opt.last_gates = []
 
+    def active(self, group):
+        return group["pretrained"] and group["projection_decay"] != 0
+
     def measure(self, opt, group, p, grad, state):
-        if not group["pretrained"] or group["projection_decay"] == 0:
-            return None
         ctx = spd_measure(p, grad, state["anchor"], group["maximize"], out=opt._scratch(p))
         opt.last_gates.append(ctx[0])
         return ctx
 
     def pull(self, opt, group, p, state, ctx, depth):
-        if ctx is not None:
-            spd_pull_(p, state["anchor"], ctx[0], ctx[1], group["projection_decay"],
-                      group["projection_eps"], out=opt._scratch(p))
+        spd_pull_(p, state["anchor"], ctx[0], ctx[1], group["projection_decay"],
+                  group["projection_eps"], out=opt._scratch(p))
 
     def stats(self, opt):
         gates = getattr(opt, "last_gates", None)
@@ -370,19 +375,14 @@ class L2SP(Stage):
     def validate(self, g):
         check_range("sp_alpha", g["sp_alpha"], 0.0)
 
-    @staticmethod
-    def _active(group) -> bool:
+    def active(self, group):
         return bool(group["pretrained"]) and group["sp_alpha"] != 0
 
     def rewrite(self, opt, group, p, grad, state, maximize):
-        if not self._active(group):
-            return grad, maximize
         # the sign is folded in: the base sees maximize=False
         return _pulled_grad(p, grad, state["anchor"], group["sp_alpha"], maximize), False
 
     def fold(self, opt, group, p, grad, state, wd, maximize, decoupled):
-        if not self._active(group):
-            return grad, wd, maximize, decoupled
         alpha, work = group["sp_alpha"], opt._scratch(p)  # reused: no allocation per tensor
         if not opt._base.decoupled_decay or wd == 0:
             # the kernel adds the coupled alpha * theta (Adam: coupled, not decoupled, decay)
@@ -393,8 +393,6 @@ class L2SP(Stage):
 
     def fold_list(self, opt, group, params, grads, states, wd, maximize, decoupled):
         # one kernel launch needs every tensor's gradient at once: these allocate
-        if not self._active(group):
-            return grads, wd, maximize, decoupled
         alpha = group["sp_alpha"]
         if not opt._base.decoupled_decay or wd == 0:
             return ([_shifted_grad(g, s["anchor"], alpha, maximize) for g, s in zip(grads, states)],
@@ -550,11 +548,11 @@ class HybridApply(Stage):
         check_range("lr_out", g["lr_out"], 0.0)
         _choice(g, "variant", _VARIANTS)
 
+    def active(self, group):
+        return group["gamma"] != 0  # gamma = 0: the base's own additive apply
+
     def apply(self, opt, group, p, direction):
         gamma, lr_out = group["gamma"], group["lr_out"]
-        if gamma == 0:
-            apply_additive_(p, direction)
-            return
         # work buffers reused across tensors: no memory is allocated per tensor
         half_t = tanh_into_(opt._scratch(p), direction, group["lr_in"])  # tanh(lr_in d) / 2
         work2 = opt._scratch(p, slot=1)
@@ -585,13 +583,10 @@ class HybridApply(Stage):
         return group["gamma"] != 1 or group["weight_decay"] == 0 or not base.decoupled_decay
 
     def kernel_lr(self, group, lr):
-        gamma = group["gamma"]
-        return lr if gamma == 0 else lr * (1 - gamma)
+        return lr * (1 - group["gamma"])
 
     def fold(self, opt, group, p, grad, state, wd, maximize, decoupled):
         gamma = group["gamma"]
-        if gamma == 0:
-            return grad, wd, maximize, decoupled
         torch.abs(p, out=opt._scratch(p, slot=1))  # |theta_{t-1}|, before the kernel moves it
         if opt._base.decoupled_decay and wd != 0:
             wd = wd / (1 - gamma)  # kernel lr (1 - gamma) lr: keep lr * wd
@@ -599,8 +594,6 @@ class HybridApply(Stage):
 
     def after_kernel(self, opt, group, p, state, lr):
         gamma = group["gamma"]
-        if gamma == 0:
-            return
         work, mag = opt._scratch(p), opt._scratch(p, slot=1)
         direction = opt._base.direction_from_state(group, state, work)
         # |theta'| = scale |theta_{t-1}|
