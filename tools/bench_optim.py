@@ -241,7 +241,8 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     shapes = [(8, 3, 3, 3), (8,), (10, 8)] if args.tiny else resnet50_shapes()
     nparams = sum(torch.Size(s).numel() for s in shapes)
-    print(f"{'tiny' if args.tiny else 'ResNet-50'} parameter list: {len(shapes)} tensors, {nparams / 1e6:.2f} M values, fp32, "
+    print(f"{'tiny' if args.tiny else 'ResNet-50'} parameter list: {len(shapes)} tensors, "
+          f"{nparams / 1e6:.2f} M values, fp32, "
           f"{args.threads} thread(s); {args.steps} steps after {args.warmup} warm-up, each "
           "interleaved with torch fused")
 
