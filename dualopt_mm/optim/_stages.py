@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-
 from torch import Tensor
 
 from ._anchor import capture_anchor_, depth_map, group_depth
