@@ -6,7 +6,7 @@ supported) and torch's SGD / AdamW (for-loop, foreach, fused) in the same proces
 optimizer of the same base (alternating steps), and its ratio is taken within that run, so
 machine-load drift affects both sides alike.
 
-    python tools/bench_optim.py [--steps 30] [--warmup 5] [--out results/perf] [--only SPD]
+    python tools/bench_optim.py [--steps 30] [--warmup 5] [--out results/perf] [--only SPD] [--tiny]
 """
 
 from __future__ import annotations
@@ -45,26 +45,28 @@ def resnet50_shapes() -> list[tuple[int, ...]]:
     return shapes
 
 
-# (label, factory(params, impl_kwargs), base, target ratio or None)
+BASE_KW = {"sgd": dict(lr=0.01, momentum=0.9), "adamw": dict(lr=1e-3)}
+# a variant runs with the base's usual decay (what e.g. DualOpt's scratch mode moves out of it)
+VARIANT_DECAY = {"sgd": 1e-4, "adamw": 0.05}
+
+
+# (label, factory(params, impl_kwargs), base, target ratio or None, entry or None)
 def candidates():
-    sgd = dict(lr=0.01, momentum=0.9)
-    adamw = dict(lr=1e-3)
-    return [
-        ("torch SGD", lambda p, k: torch.optim.SGD(p, **sgd, **k), "sgd", None),
-        ("torch AdamW", lambda p, k: torch.optim.AdamW(p, **adamw, **k), "adamw", None),
-        ("DualOptSGD", lambda p, k: O.DualOptSGD(p, **sgd, **k), "sgd", 1.5),
-        ("DualOptSGD scratch", lambda p, k: O.DualOptSGD(p, **sgd, mode="scratch", weight_decay=1e-4, **k), "sgd", 1.5),
-        ("DualOptAdamW", lambda p, k: O.DualOptAdamW(p, **adamw, **k), "adamw", 1.5),
-        ("DualOptAdamW scratch", lambda p, k: O.DualOptAdamW(p, **adamw, mode="scratch", weight_decay=0.05, **k), "adamw", 1.5),
-        ("L2SPSGD", lambda p, k: O.L2SPSGD(p, **sgd, **k), "sgd", 1.5),
-        ("L2SPAdamW", lambda p, k: O.L2SPAdamW(p, **adamw, **k), "adamw", 1.5),
-        ("SPDSGD", lambda p, k: O.SPDSGD(p, **sgd, **k), "sgd", 2.0),
-        ("SPDAdamW", lambda p, k: O.SPDAdamW(p, **adamw, **k), "adamw", 2.0),
-        ("RandomScaledSGD", lambda p, k: O.RandomScaledSGD(p, **sgd, seed=0, **k), "sgd", 1.1),
-        ("RandomScaledAdamW", lambda p, k: O.RandomScaledAdamW(p, **adamw, seed=0, **k), "adamw", 1.1),
-        ("HybridSGD", lambda p, k: O.HybridSGD(p, **sgd, **k), "sgd", 2.5),
-        ("HybridAdamW", lambda p, k: O.HybridAdamW(p, **adamw, **k), "adamw", 2.5),
-    ]
+    """torch's SGD / AdamW, then every optimizer of the listing (``OPTIMIZERS_INFO``) and the
+    variants its stages name; the target is the largest step budget of its stages."""
+    out = [("torch SGD", lambda p, k: torch.optim.SGD(p, **BASE_KW["sgd"], **k), "sgd", None, None),
+           ("torch AdamW", lambda p, k: torch.optim.AdamW(p, **BASE_KW["adamw"], **k), "adamw", None,
+            None)]
+    for e in O.OPTIMIZERS_INFO.values():
+        stages = e.cls._stages
+        budgets = [s.budget for s in stages if s.budget is not None]
+        rows = [("", dict(seed=0) if e.random else {})]
+        rows += [(f" {v}", dict(kw, weight_decay=VARIANT_DECAY[e.base]))
+                 for s in stages for v, kw in s.variants.items()]
+        for suffix, extra in rows:
+            out.append((e.name + suffix, lambda p, k, e=e, extra=extra: e.cls(
+                p, **BASE_KW[e.base], **extra, **k), e.base, max(budgets) if budgets else None, e))
+    return out
 
 
 def state_bytes(opt) -> int:
@@ -225,6 +227,8 @@ def main(argv=None):
     ap.add_argument("--machine", default="2-core CPU cloud VM")
     ap.add_argument("--only", default=None, help="substring filter on labels (quick runs)")
     ap.add_argument("--render", default=None, help="only re-render the .md from this .json")
+    ap.add_argument("--tiny", action="store_true",
+                    help="a few small tensors instead of ResNet-50 (checks that the tool runs)")
     args = ap.parse_args(argv)
     if args.render:
         os.makedirs(args.out, exist_ok=True)
@@ -235,9 +239,10 @@ def main(argv=None):
         print(md)
         return
     torch.set_num_threads(args.threads)
-    shapes = resnet50_shapes()
+    shapes = [(8, 3, 3, 3), (8,), (10, 8)] if args.tiny else resnet50_shapes()
     nparams = sum(torch.Size(s).numel() for s in shapes)
-    print(f"ResNet-50 parameter list: {len(shapes)} tensors, {nparams / 1e6:.2f} M values, fp32, "
+    print(f"{'tiny' if args.tiny else 'ResNet-50'} parameter list: {len(shapes)} tensors, "
+          f"{nparams / 1e6:.2f} M values, fp32, "
           f"{args.threads} thread(s); {args.steps} steps after {args.warmup} warm-up, each "
           "interleaved with torch fused")
 
@@ -247,18 +252,17 @@ def main(argv=None):
     paths = [("for-loop", dict(foreach=False)), ("foreach", dict(foreach=True)),
              ("fused", dict(fused=True))]
     rows = []
-    for label, factory, base, target in candidates():
+    for label, factory, base, target, entry in candidates():
         if args.only and args.only not in label and not label.startswith("torch"):
             continue
         for path, kw in paths:
             variants = [("", {})]
-            if not label.startswith("torch") and (path == "fused" or "Hybrid" in label):
+            if entry and (path == "fused" or not entry.supports_foreach):
                 # the finite-gradient guard of the default nonfinite='skip' costs one read of the
                 # gradients; 'ignore' is torch's behaviour (and right under GradScaler)
                 variants.append((" nonfinite=ignore", dict(nonfinite="ignore")))
-                anchored = (("DualOpt" in label and "scratch" not in label) or "SPD" in label
-                            or "L2SP" in label)
-                if anchored:
+                probe = factory([torch.zeros(1, requires_grad=True)], {})
+                if any(probe._group_anchored(g) for g in probe.param_groups):
                     variants.append((" anchor bf16", dict(anchor_dtype=torch.bfloat16)))
             for vname, vkw in variants:
                 try:

@@ -18,9 +18,8 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.registry import HOOKS
 
-from ..optim import HybridAdamW, HybridSGD
 from ..optim._anchor import depth_map, group_depth
-from ..optim._pull import rollback_level
+from ..optim._core import statistics
 
 __all__ = ['AnchorHook', 'OptimizerStatsHook', 'iter_optimizers', 'pretrained_weights_configured']
 
@@ -171,24 +170,7 @@ class OptimizerStatsHook(Hook):
         if start:
             out.update({k.replace('anchor_dist', 'start_dist'): v
                         for k, v in self._anchor_distance(optimizer, start).items()})
-        groups = optimizer.param_groups
-        pre = [g for g in groups if g.get('pretrained', True) and g.get('mode') == 'finetune'
-               and 'rollback' in g]
-        order = _order_depth(groups)
-        if pre:
-            # the pull the optimizer applied to its shallowest pre-trained tensor, with the depth
-            # it used (the group's layer_depth, else the tensor-order depth) and its own formula
-            d, g = min(((group_depth(g, p, order), g) for g in pre for p in g['params']), key=lambda t: t[0])
-            r = rollback_level(d, g['rollback'], g['rollback_min'], g['rollback_power'])
-            lr0 = g.get('initial_lr', g['lr'])
-            out['rollback_lambda'] = float(g['lr']) / float(lr0) * r if float(lr0) else 0.0
-        gates = getattr(optimizer, 'last_gates', None)
-        if gates:
-            out['spd_gate_open'] = float(torch.stack([x.float() for x in gates]).mean())
-        if getattr(optimizer, 'last_scale', None) is not None:
-            out['random_scale'] = float(optimizer.last_scale)
-        if isinstance(optimizer, (HybridSGD, HybridAdamW)):
-            out['hybrid_gamma'] = float(groups[0]['gamma'])
+        out.update(statistics(optimizer))  # each stage of the optimizer reports its own
         return out
 
     def _anchor_distance(self, optimizer, reference: dict | None = None) -> dict:

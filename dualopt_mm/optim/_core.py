@@ -1,28 +1,16 @@
-"""The shared optimizer engine: validation, lazy state, the step loop and the three paths.
-
-Every named optimizer is a thin subclass of :class:`ComposedOptimizer` that picks a base
-(``'sgd'`` or ``'adamw'``) and overrides a few small hooks, each implemented once in its own
-module:
-
-* ``_lr_factor``  -- a multiplier on the step's learning rate (random scaling);
-* ``_grad_for_base`` / ``_multi_grads`` -- rewrite the gradient the base sees (L2-SP);
-* ``_pre`` -- measurements taken before the base step (SPD's inner product and norm);
-* ``_apply`` -- the final apply (additive by default; multiplicative/hybrid for GOFAU);
-* ``_post`` -- the anchor pull after the base step (DualOpt rollback / decay, SPD).
-
-Paths: ``foreach=False`` (default on CPU) is the readable for-loop reference; ``fused=True``
-runs the base step through torch's fused kernels and ``foreach=True`` through torch's
-multi-tensor code. Classes with per-tensor work (``_pipelined``) run the fused path on CPU
-tensor by tensor -- ``_pre``, ``_fused_grad``, torch's fused kernel on that tensor
-(:func:`fused_step_one_`), ``_fused_post`` -- so the extra passes find the tensor in cache;
-elsewhere the kernel takes the whole list. Per-tensor temporaries go into reused work buffers
-(:meth:`ComposedOptimizer._scratch`); only the list form of L2-SP's gradient build allocates
-(one kernel launch needs every tensor's gradient at once).
+"""The executor: one optimizer class that runs a base (:mod:`._base`) and stages (:mod:`._stages`),
+with the validation, lazy state, state dicts and non-finite guard every method shares. Each step
+plans every group once (path, lr factor, the base's weight decay) and runs the stages' roles in
+one fixed order (:class:`._stages.Stage`) on one of three paths: the for-loop (``foreach=False``,
+the default on CPU; the readable reference), the list (torch's foreach or fused code over the
+whole group), or torch's fused kernel tensor by tensor (``fused=True`` on CPU, so the stages'
+extra passes find the tensor in cache, or anywhere when a stage has no list form). Per-tensor
+temporaries go into reused work buffers (:meth:`ComposedOptimizer._scratch`).
 """
 
 from __future__ import annotations
 
-import math
+import itertools
 import warnings
 from typing import Any
 
@@ -32,52 +20,11 @@ from torch.optim import Optimizer
 
 from . import _compat
 from ._anchor import capture_anchor_, depth_map, group_depth
-from ._base import (
-    adam_direction_,
-    apply_additive_,
-    as_scalar,
-    base_step_multi_,
-    fused_step_one_,
-    init_adam_state,
-    sgd_direction_,
-)
+from ._base import apply_additive_, as_scalar, check_range
 
-__all__ = ["ComposedOptimizer", "check_range", "NONFINITE_MODES"]
+__all__ = ["ComposedOptimizer", "check_range", "NONFINITE_MODES", "statistics"]
 
 NONFINITE_MODES = ("skip", "raise", "ignore")
-
-
-def _fmt(v: Any) -> str:
-    return repr(v.item()) if isinstance(v, Tensor) and v.numel() == 1 else repr(v)
-
-
-def check_range(name: str, value: Any, lo: float | None = None, hi: float | None = None,
-                lo_open: bool = False, hi_open: bool = False) -> None:
-    """Raise ``ValueError`` naming ``name`` unless ``lo <=/< value <=/< hi``."""
-    if isinstance(value, Tensor):
-        if value.numel() != 1:
-            raise ValueError(f"{name}: a tensor value must have one element, got shape "
-                             f"{tuple(value.shape)}")
-        v = float(value.detach().cpu())
-    elif isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name}: expected a number, got {value!r}")
-    else:
-        v = float(value)
-    if math.isinf(v):
-        # no hyper-parameter of these optimizers means anything at infinity (lr=inf destroys the
-        # weights at the first step); "no clipping" etc. is spelt None where it exists
-        raise ValueError(f"Invalid {name}: {_fmt(value)} (expected a finite number)")
-    ok = not math.isnan(v)
-    if ok and lo is not None:
-        ok = v > lo if lo_open else v >= lo
-    if ok and hi is not None:
-        ok = v < hi if hi_open else v <= hi
-    if not ok:
-        lb = "(" if lo_open else "["
-        hb = ")" if hi_open else "]"
-        lo_s = "-inf" if lo is None else lo
-        hi_s = "inf" if hi is None else hi
-        raise ValueError(f"Invalid {name}: {_fmt(value)} (expected {name} in {lb}{lo_s}, {hi_s}{hb})")
 
 
 def _sum_check(ts: list[Tensor]) -> bool:
@@ -120,16 +67,18 @@ def _all_finite(tensors: list[Tensor]) -> bool:
 
 
 class ComposedOptimizer(Optimizer):
-    """Base class of every optimizer in :mod:`dualopt_mm.optim` (see module docstring)."""
+    """Base class of every optimizer in :mod:`dualopt_mm.optim` (see module docstring); a named
+    optimizer is a subclass declared by :func:`._info.declare` (a base and stages)."""
 
-    _base: str = "sgd"  # 'sgd' | 'adamw'
-    _uses_anchors: bool = False
-    _supports_fused: bool = True
-    _supports_foreach: bool = True
-    # fused path: run pre-measure, base kernel and post-pull tensor by tensor (cache locality
-    # on CPU; on GPUs one multi-tensor launch per list is cheaper, unless the class needs it)
-    _pipelined: bool = False
-    _pipeline_any_device: bool = False
+    _base = None  # a ._base.Base
+    _stages: tuple = ()
+    # derived from the stages by declare(); the instance may override _pipelined (tests do)
+    _uses_anchors = False
+    _needs_depth = False
+    _supports_foreach = True  # False: a stage has no list form
+    # fused path: run the stages and the base kernel tensor by tensor (cache locality on CPU; on
+    # GPUs one multi-tensor launch per list is cheaper, unless a stage has no list form)
+    _pipelined = False
 
     def __init__(self, params, defaults: dict[str, Any]) -> None:
         defaults.setdefault("pretrained", True)
@@ -145,8 +94,6 @@ class ComposedOptimizer(Optimizer):
         self._check_hyperparameters(defaults)
         if defaults["fused"] and defaults["foreach"]:
             raise ValueError("fused and foreach cannot both be True")
-        if defaults["fused"] and not self._supports_fused:
-            raise ValueError(f"fused=True is not supported by {type(self).__name__}")
         if defaults["differentiable"]:
             raise ValueError("differentiable=True is not supported")
         self.skipped_steps = 0
@@ -154,34 +101,15 @@ class ComposedOptimizer(Optimizer):
 
     # ------------------------------------------------------------------ validation
     def _check_hyperparameters(self, g: dict[str, Any]) -> None:
-        """Validate one group (or the defaults); subclasses extend ``_check_extra``."""
-        lr = g["lr"]
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("lr: Tensor lr must be 1-element (a tensor lr must have one element)")
-        check_range("lr", lr, 0.0)
-        check_range("weight_decay", g["weight_decay"], 0.0)
-        if self._base == "sgd":
-            check_range("momentum", g["momentum"], 0.0, 1.0)
-            check_range("dampening", g["dampening"], 0.0, 1.0)
-            if g["nesterov"] and (g["momentum"] <= 0 or g["dampening"] != 0):
-                raise ValueError("nesterov: Nesterov momentum requires a momentum > 0 and "
-                                 "zero dampening")
-        else:
-            check_range("eps", g["eps"], 0.0)
-            betas = g["betas"]
-            if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-                raise ValueError(f"Invalid betas: {betas!r} (expected a pair)")
-            check_range("betas[0]", betas[0], 0.0, 1.0, hi_open=True)
-            check_range("betas[1]", betas[1], 0.0, 1.0, hi_open=True)
+        """Validate one group (or the defaults): the base, then the common keys, then each stage."""
+        self._base.validate(g)
         d = g.get("layer_depth")
         if d is not None:
             check_range("layer_depth", d, 0.0, 1.0)
         if not isinstance(g.get("pretrained", True), bool):
             raise ValueError(f"Invalid pretrained: {g['pretrained']!r} (expected a bool)")
-        self._check_extra(g)
-
-    def _check_extra(self, g: dict[str, Any]) -> None:  # pragma: no cover - overridden
-        pass
+        for s in self._stages:
+            s.validate(g)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         _compat.split_named_params(param_group)
@@ -193,7 +121,7 @@ class ComposedOptimizer(Optimizer):
                                  "optimize torch.view_as_real(p) instead")
             self._check_hyperparameters(self.param_groups[-1])
             if self.param_groups[-1]["fused"]:
-                _compat.check_fused(self._base, self.param_groups[-1]["params"])
+                _compat.check_fused(self._base.name, self.param_groups[-1]["params"])
         except (ValueError, RuntimeError):
             self.param_groups.pop()  # a rejected group is not kept: a failed call changes nothing
             raise
@@ -206,8 +134,8 @@ class ComposedOptimizer(Optimizer):
         would double in memory and lose bit-exact resume). An anchored parameter whose loaded
         state shows training but has no anchor gets a warning: its anchor would be captured from
         the already trained weights."""
-        import itertools
-        import warnings
+        state_dict = dict(state_dict)
+        saved = [s.take(self, state_dict) for s in self._stages]
         groups = state_dict.get("param_groups", [])
         if len(groups) != len(self.param_groups):
             raise ValueError(f"loaded state dict has {len(groups)} parameter groups, this optimizer "
@@ -233,25 +161,33 @@ class ComposedOptimizer(Optimizer):
             if isinstance(st.get("anchor"), Tensor):
                 anchor_dtypes[p] = st["anchor"].dtype
         super().load_state_dict(state_dict)
+        for s, x in zip(self._stages, saved):
+            s.restore(self, x)
         for p, dtype in anchor_dtypes.items():
             st = self.state[p]
             if st["anchor"].dtype != dtype:
                 st["anchor"] = st["anchor"].to(dtype)  # back from the cast: exact (it was widened)
         missing = 0
         for group in self.param_groups:
-            if self._uses_anchors and self._group_anchored(group):
+            if self._group_anchored(group):
                 missing += sum(1 for p in group["params"] if self.state.get(p) and "anchor" not in self.state[p])
         if missing:
             warnings.warn(f"{type(self).__name__}.load_state_dict: {missing} anchored parameter(s) have "
                           "optimizer state but no anchor; their anchors will be captured from the current "
                           "(already trained) weights at the next step", stacklevel=2)
 
+    def state_dict(self) -> dict[str, Any]:
+        sd = super().state_dict()
+        for s in self._stages:
+            s.save(self, sd)
+        return sd
+
     def __getstate__(self) -> dict[str, Any]:
         # torch keeps only defaults/state/param_groups; keep every public attribute too, so
         # deepcopy / pickle preserve e.g. nonfinite, skipped_steps, last_scale
         st = super().__getstate__()
         for k, v in self.__dict__.items():
-            if not k.startswith("_"):
+            if not k.startswith("_") or any(k in s.carried for s in self._stages):
                 st.setdefault(k, v)
         return st
 
@@ -264,50 +200,10 @@ class ComposedOptimizer(Optimizer):
         self.__dict__.setdefault("nonfinite", "skip")
         self.__dict__.setdefault("skipped_steps", 0)
 
-    # ------------------------------------------------------------------ hooks
     def _group_anchored(self, group: dict) -> bool:
         """Whether this group's tensors carry anchors."""
-        return self._uses_anchors and bool(group.get("pretrained", True))
-
-    def _needs_depth(self, group: dict) -> bool:
-        return False
-
-    def _begin_step(self) -> None:
-        """Called once per non-skipped step, before any group is updated."""
-
-    def _lr_factor(self, group: dict) -> float:
-        return 1.0
-
-    def _base_weight_decay(self, group: dict) -> float:
-        return group["weight_decay"]
-
-    def _grad_for_base(self, group, p, grad, state, maximize):
-        return grad, maximize
-
-    def _multi_grads(self, group, params, grads, states, weight_decay, maximize):
-        """Fast-path counterpart of ``_grad_for_base``: (grads, weight_decay, maximize, decoupled)."""
-        return grads, weight_decay, maximize, True
-
-    def _fused_grad(self, group, p, grad, state, weight_decay, maximize):
-        """Per-tensor counterpart of ``_multi_grads`` for the pipelined fused path."""
-        return grad, weight_decay, maximize, True
-
-    def _fused_lr(self, group, lr):
-        """The lr the pipelined fused path hands to torch's kernel (hybrid: (1 - gamma) lr)."""
-        return lr
-
-    def _fused_post(self, group, p, state, ctx, depth) -> None:
-        """After the kernel on the pipelined fused path (default: the common ``_post``)."""
-        self._post(group, p, state, ctx, depth)
-
-    def _pre(self, group, p, grad, state):
-        return None
-
-    def _apply(self, group, p, direction) -> None:
-        apply_additive_(p, direction)
-
-    def _post(self, group, p, state, ctx, depth) -> None:
-        pass
+        return (self._uses_anchors and bool(group.get("pretrained", True))
+                and any(s.wants_anchor(group) for s in self._stages if s.anchors))
 
     # ------------------------------------------------------------------ state
     def _scratch(self, p: Tensor, slot: int = 0) -> Tensor:
@@ -333,10 +229,9 @@ class ComposedOptimizer(Optimizer):
 
     def _init_state(self, group: dict, p: Tensor, fused: bool) -> None:
         state = self.state[p]
-        if self._base == "adamw":
-            init_adam_state(state, p, group.get("amsgrad", False), fused)
-        if self._group_anchored(group):
-            capture_anchor_(state, p, group.get("anchor_dtype"))
+        self._base.init_state(state, p, group, fused)
+        for s in self._r_init:
+            s.init_state(self, group, p, state)
 
     @torch.no_grad()
     def capture_anchors(self) -> int:
@@ -354,7 +249,7 @@ class ComposedOptimizer(Optimizer):
 
     def _impl(self, group: dict, params: list[Tensor]) -> str:
         if group["fused"]:
-            return "fused"
+            return "fused" if all(s.fusable(group, self._base) for s in self._stages) else "single"
         foreach = group["foreach"]
         if foreach is None:
             foreach = bool(params) and all(p.device.type == "cuda" for p in params)
@@ -404,16 +299,17 @@ class ComposedOptimizer(Optimizer):
                           "(nothing changed)", RuntimeWarning, stacklevel=2)
             return loss
 
-        self._begin_step()
+        for s in self._r_begin:
+            s.begin_step(self)
         order_depth = None
-        if any(self._needs_depth(g) and g.get("layer_depth") is None for g in self.param_groups):
+        if self._needs_depth and any(g.get("layer_depth") is None for g in self.param_groups):
             order_depth = depth_map(self.param_groups)
         for group, params, grads in work:
             if not params:
                 continue
             impl = self._impl(group, params)
             depths = ([group_depth(group, p, order_depth) for p in params]
-                      if self._needs_depth(group) else [0.0] * len(params))
+                      if self._needs_depth else [0.0] * len(params))
             odd = []
             if impl == "fused":
                 # torch's fused kernels assume one dense, contiguous layout for a parameter, its
@@ -432,54 +328,75 @@ class ComposedOptimizer(Optimizer):
         return loss
 
     def _run_group(self, group, params, grads, depths, impl: str) -> None:
+        fused = impl == "fused"
         for p in params:
-            self._init_state(group, p, impl == "fused")
+            self._init_state(group, p, fused)
         states = [self.state[p] for p in params]
+        # the plan of this group for this step
+        base = self._base
+        lr = as_scalar(group["lr"])  # a CPU tensor lr becomes a float, as on torch's for-loop
+        factor = 1.0
+        for s in self._r_lr:
+            factor = factor * s.lr_factor(self, group)
+        lr_eff = lr * factor if factor != 1.0 else lr
+        wd = group["weight_decay"]
+        for s in self._r_wd:
+            wd = s.base_weight_decay(group, wd)
+        # the stages that act on this group at this step, in the roles' order
+        on = [s for s in self._stages if s.active(group)]
+        measures = [s for s in self._r_measure if s in on]
+        pulls = [(s, measures.index(s) if s in measures else None) for s in self._r_pull if s in on]
+        appl = [s for s in self._r_apply if s in on]
+        maximize = group["maximize"]
         if impl == "single":
-            self._single_tensor_group(group, params, grads, states, depths)
+            rewrites = [s for s in self._r_rewrite if s in on]
+            for p, grad, state, depth in zip(params, grads, states, depths):
+                ctxs = [s.measure(self, group, p, grad, state) for s in measures]
+                g, mx = grad, maximize
+                for s in rewrites:
+                    g, mx = s.rewrite(self, group, p, g, state, mx)
+                direction = base.direction(p, g, state, group, lr=lr_eff, weight_decay=wd,
+                                           maximize=mx)
+                if appl:
+                    appl[0].apply(self, group, p, direction)
+                else:
+                    apply_additive_(p, direction)
+                for s, i in pulls:
+                    s.pull(self, group, p, state, None if i is None else ctxs[i], depth)
+        elif fused and self._pipelined and (not self._supports_foreach
+                                            or params[0].device.type == "cpu"):
+            # tensor by tensor: what the stages read before and after the kernel is in cache
+            k_lr = lr_eff
+            for s in appl:
+                k_lr = s.kernel_lr(group, k_lr)
+            folds = [s for s in self._r_fold if s in on]
+            for p, grad, state, depth in zip(params, grads, states, depths):
+                ctxs = [s.measure(self, group, p, grad, state) for s in measures]
+                args = (grad, wd, maximize, True)
+                for s in folds:
+                    args = s.fold(self, group, p, args[0], state, *args[1:])
+                base.step_fused(p, args[0], state, group, lr=k_lr, weight_decay=args[1],
+                                maximize=args[2], decoupled=args[3])
+                for s in appl:
+                    s.after_kernel(self, group, p, state, lr_eff)
+                for s, i in pulls:
+                    s.pull(self, group, p, state, None if i is None else ctxs[i], depth)
         else:
-            self._multi_tensor_group(group, params, grads, states, depths, impl == "fused")
+            ctxs = [[s.measure(self, group, p, g, st) for s in measures]
+                    for p, g, st in zip(params, grads, states)]
+            args = (grads, wd, maximize, True)
+            for s in (s for s in self._r_fold_list if s in on):
+                args = s.fold_list(self, group, params, args[0], states, *args[1:])
+            base.step_list(params, args[0], states, group, lr=lr_eff, weight_decay=args[1],
+                           maximize=args[2], fused=fused, decoupled=args[3])
+            for p, state, c, depth in zip(params, states, ctxs, depths):
+                for s, i in pulls:
+                    s.pull(self, group, p, state, None if i is None else c[i], depth)
 
-    def _single_tensor_group(self, group, params, grads, states, depths) -> None:
-        lr = as_scalar(group["lr"])
-        factor = self._lr_factor(group)
-        lr_eff = lr * factor if factor != 1.0 else lr
-        wd = self._base_weight_decay(group)
-        for p, grad, state, depth in zip(params, grads, states, depths):
-            g, maximize = self._grad_for_base(group, p, grad, state, group["maximize"])
-            ctx = self._pre(group, p, grad, state)
-            if self._base == "sgd":
-                direction = sgd_direction_(
-                    p, g, state, lr=lr_eff, weight_decay=wd, momentum=group["momentum"],
-                    dampening=group["dampening"], nesterov=group["nesterov"], maximize=maximize)
-            else:
-                beta1, beta2 = group["betas"]
-                direction = adam_direction_(
-                    p, g, state, lr=lr_eff, beta1=as_scalar(beta1), beta2=as_scalar(beta2),
-                    eps=group["eps"], weight_decay=wd, amsgrad=group.get("amsgrad", False),
-                    maximize=maximize)
-            self._apply(group, p, direction)
-            self._post(group, p, state, ctx, depth)
 
-    def _multi_tensor_group(self, group, params, grads, states, depths, fused: bool) -> None:
-        lr = as_scalar(group["lr"])  # a CPU tensor lr becomes a float, as on the for-loop path
-        factor = self._lr_factor(group)
-        lr_eff = lr * factor if factor != 1.0 else lr
-        if fused and self._pipelined and (self._pipeline_any_device
-                                          or params[0].device.type == "cpu"):
-            # tensor by tensor: what _pre reads and what _post reads are still in the cache
-            wd0, maximize0 = self._base_weight_decay(group), group["maximize"]
-            for p, g, s, depth in zip(params, grads, states, depths):
-                ctx = self._pre(group, p, g, s)
-                g2, wd, maximize, decoupled = self._fused_grad(group, p, g, s, wd0, maximize0)
-                fused_step_one_(self._base, p, g2, s, group, lr=self._fused_lr(group, lr_eff),
-                                weight_decay=wd, maximize=maximize, decoupled=decoupled)
-                self._fused_post(group, p, s, ctx, depth)
-            return
-        ctxs = [self._pre(group, p, g, s) for p, g, s in zip(params, grads, states)]
-        g_list, wd, maximize, decoupled = self._multi_grads(
-            group, params, grads, states, self._base_weight_decay(group), group["maximize"])
-        base_step_multi_(self._base, params, g_list, states, group, lr=lr_eff,
-                         weight_decay=wd, maximize=maximize, fused=fused, decoupled=decoupled)
-        for p, s, ctx, depth in zip(params, states, ctxs, depths):
-            self._post(group, p, s, ctx, depth)
+def statistics(optimizer) -> dict[str, float]:
+    """What the stages of ``optimizer`` report (empty for any other optimizer)."""
+    out: dict[str, float] = {}
+    for s in getattr(optimizer, "_stages", ()):
+        out.update(s.stats(optimizer))
+    return out

@@ -1,14 +1,6 @@
-r"""The anchor pull :math:`\theta \leftarrow \tilde\theta - \rho(\tilde\theta - a)`.
-
-One in-place pass after the base step. It covers
-
-* DualOpt fine-tuning (weight rollback): :math:`a = \theta_0`,
-  :math:`\rho = \lambda = (\eta_t/\eta_0)\, r(d)` (:func:`rollback_level`);
-* DualOpt from scratch (real-time decay): :math:`a = 0`, :math:`\rho = \eta_t\, wd\, s(d)`
-  (:func:`decay_level`, :func:`shrink_`);
-* SPD: :math:`a = \theta_0`, :math:`\rho = \lambda\, r\, [c < 0]` computed on the device without
-  a host sync (:func:`spd_measure`, :func:`spd_pull_`).
-"""
+r"""The anchor pulls after the base step, :math:`\theta \leftarrow \tilde\theta - \rho(\tilde\theta - a)`:
+DualOpt's rollback (:math:`a = \theta_0`) and decay (:math:`a = 0`), SPD's selective projection
+(:math:`\rho` computed on the device, no host sync); the stages in :mod:`._stages` call them."""
 
 from __future__ import annotations
 
