@@ -143,11 +143,12 @@ def load_tuning(suite: Suite, out_dir: str):
 def _write_json_atomic(path: str, obj) -> None:
     """Written to a temporary file, flushed to disk, then renamed: a crash or a power loss
     leaves either the old file or the complete new one, never a truncated one."""
-    with open(path + '.tmp', 'w') as f:
+    tmp = f'{path}.tmp{os.getpid()}'  # per process: two drivers writing the manifest at once
+    with open(tmp, 'w') as f:
         json.dump(obj, f, indent=1, default=float)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(path + '.tmp', path)
+    os.replace(tmp, path)
 
 
 def cell_state(result: dict) -> str:

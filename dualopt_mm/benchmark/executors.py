@@ -199,6 +199,17 @@ def run_cell_command(suite_ref: str, cell_id: str, out_dir: str | None = None, t
 
 # ----------------------------------------------------------------------------- executors (driver side)
 
+def _attempt_path(log_root: str, cid: str, attempt: int, ext: str) -> str:
+    """``<log root>/<cell id>/attempt-<k><ext>``: the first k >= ``attempt`` not taken, so the
+    logs of an earlier driver's attempts are kept, not overwritten."""
+    d = osp.join(log_root, cid)
+    os.makedirs(d, exist_ok=True)
+    k = attempt
+    while osp.lexists(osp.join(d, f'attempt-{k}{ext}')):
+        k += 1
+    return osp.join(d, f'attempt-{k}{ext}')
+
+
 class _LocalExecutor:
     """N worker processes on this machine: one device group each on a GPU machine, the CPU
     threads split between them otherwise."""
@@ -242,8 +253,7 @@ class _LocalExecutor:
                 env['OMP_NUM_THREADS'] = env['MKL_NUM_THREADS'] = str(self.threads)
             port = master_port(f'{os.getpid()}-{slot}')
             cmd = worker_command(self.suite_ref, cid, self.out_dir, self.threads, self.opts.gpus_per_cell, port)
-            log_path = osp.join(self.log_root, cid, f'attempt-{attempts[cid]}.log')
-            os.makedirs(osp.dirname(log_path), exist_ok=True)
+            log_path = _attempt_path(self.log_root, cid, attempts[cid], '.log')
             log = open(log_path, 'w')
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=os.getcwd(),
                                     start_new_session=True)
@@ -333,14 +343,10 @@ class _SlurmExecutor:
         for cid, job in zip(cells, jobs):
             self.jobs[cid] = job
             # the logs per cell under the work root: links to submitit's files of each attempt
-            d = osp.join(self.log_root, cid)
-            os.makedirs(d, exist_ok=True)
-            for kind, path in (('out', job.paths.stdout), ('err', job.paths.stderr)):
-                link = osp.join(d, f'attempt-{attempts[cid]}.{kind}')
-                if osp.lexists(link):
-                    os.remove(link)
-                os.symlink(osp.abspath(str(path)), link)
-            started[cid] = f'Slurm job {job.job_id}; log: {osp.join(d, f"attempt-{attempts[cid]}.out")}'
+            out_link = _attempt_path(self.log_root, cid, attempts[cid], '.out')
+            os.symlink(osp.abspath(str(job.paths.stdout)), out_link)
+            os.symlink(osp.abspath(str(job.paths.stderr)), out_link[:-len('.out')] + '.err')
+            started[cid] = f'Slurm job {job.job_id}; log: {out_link}'
         return started
 
     def poll(self) -> list:
