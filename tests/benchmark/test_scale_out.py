@@ -107,25 +107,35 @@ def test_stale_locks_are_taken_over_live_and_unknown_ones_are_not(tmp_path, monk
 
 
 def test_processes_racing_for_one_cell_claim_it_exactly_once(tmp_path):
-    """16 processes released at the same instant: exactly one holds the claim."""
-    out = str(tmp_path)
-    go = time.time() + 2.0
+    """16 processes released at the same instant (all started and waiting first); the winner
+    holds its claim until every one has tried: exactly one holds it."""
+    out, sync = str(tmp_path / 'out'), tmp_path / 'sync'
+    sync.mkdir()
     code = textwrap.dedent(f'''
-        import sys, time
+        import os, sys, time
         sys.path.insert(0, {REPO_ROOT!r})
         from dualopt_mm.benchmark.claim import CellLock, LockHeld
-        while time.time() < {go}:
-            pass
+        sync = {str(sync)!r}
+        open(os.path.join(sync, 'ready-%d' % os.getpid()), 'w').close()
+        while not os.path.exists(os.path.join(sync, 'go')):
+            time.sleep(0.001)
         try:
             lock = CellLock({out!r}, 'cell').acquire()
         except LockHeld:
+            open(os.path.join(sync, 'tried-%d' % os.getpid()), 'w').close()
             print('held')
         else:
+            open(os.path.join(sync, 'tried-%d' % os.getpid()), 'w').close()
+            while len([n for n in os.listdir(sync) if n.startswith('tried-')]) < 16:
+                time.sleep(0.01)
             print('claimed')
-            time.sleep(1.5)
             lock.release()
     ''')
     procs = [subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE, text=True) for _ in range(16)]
+    t0 = time.time()
+    while len([n for n in os.listdir(sync) if n.startswith('ready-')]) < 16 and time.time() - t0 < 120:
+        time.sleep(0.05)
+    (sync / 'go').touch()
     said = [p.communicate(timeout=120)[0].strip() for p in procs]
     assert sorted(said) == ['claimed'] + ['held'] * 15, said
     assert not osp.exists(lock_path(out, 'cell'))
