@@ -301,7 +301,8 @@ class _SlurmExecutor:
     """One submitit job array per dispatch (resubmissions carry only the failed cells); a job
     preempted or timed out is requeued by submitit (the cell starts again from its start)."""
 
-    def __init__(self, opts: ExecutorOptions, suite_ref: str, out_dir: str, log_root: str, job_root: str):
+    def __init__(self, opts: ExecutorOptions, suite_ref: str, out_dir: str, log_root: str, job_root: str,
+                 suite_name: str = 'suite'):
         try:
             import submitit
         except ImportError:
@@ -315,7 +316,7 @@ class _SlurmExecutor:
         self.threads = opts.threads or s.get('cpus_per_task') or 1
         self.executor = submitit.AutoExecutor(folder=job_root, cluster='slurm',
                                               slurm_max_num_timeout=s.get('max_requeues', 3))
-        params = dict(name=f'bench-{osp.basename(out_dir.rstrip(os.sep))}', timeout_min=s.get('time_min', 60 * 24),
+        params = dict(name=f'bench-{suite_name}', timeout_min=s.get('time_min', 60 * 24),
                       cpus_per_task=s.get('cpus_per_task', self.threads), tasks_per_node=max(1, g), nodes=1,
                       slurm_array_parallelism=s.get('array_parallelism', 256),
                       # the job imports this very package, also when the driver runs from a clone
@@ -408,7 +409,9 @@ class ScaleProgress:
     def line(self, done: int, running: int, left: int, failed: int) -> str:
         if self.walls:
             per = sum(self.walls) / len(self.walls)
-            eta = f'~{_fmt(per * (left + running / 2) / self.parallel)} left'
+            # as many at once as run now (a Slurm array's cap may exceed what the cluster gives)
+            parallel = max(1, min(self.parallel, running)) if running else self.parallel
+            eta = f'~{_fmt(per * (left + running / 2) / parallel)} left'
         else:
             eta = 'time left known after the first cell'
         return (f'[{self.label}] {done}/{self.total} done | {running} running | {left} left | {failed} failed | '
@@ -451,7 +454,7 @@ def run_phase(suite, suite_ref: str, phase: str, cells: list, todo: list, out_di
     if opts.kind == 'local':
         ex = _LocalExecutor(opts, suite_ref, out_dir, log_root)
     else:
-        ex = _SlurmExecutor(opts, suite_ref, out_dir, log_root, osp.join(work_root, suite.name, '_slurm'))
+        ex = _SlurmExecutor(opts, suite_ref, out_dir, log_root, osp.join(work_root, suite.name, '_slurm'), suite.name)
     progress = ScaleProgress(len(cells), f'{label}{phase}', ex.parallel, progress_stream)
     already = len(cells) - len(todo)
     pending = collections.deque(todo)

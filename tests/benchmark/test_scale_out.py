@@ -4,6 +4,7 @@ local worker processes, retries, and a real single-node Slurm cluster through su
 The fast tests (locks, manifest, retry accounting, option validation) run in both legs; those
 that train are marked ``openmmlab`` (and ``slow``). The Slurm test sets the cluster up itself
 with tools/setup_slurm.sh and skips only where that script says the machine cannot run one."""
+import contextlib
 import json
 import os
 import os.path as osp
@@ -353,9 +354,9 @@ def _finishing_lines(log_root: str) -> dict:
 def test_two_local_workers_give_the_sequential_results_bit_for_bit(sequential_reference, fake_data_root, tmp_path):
     suite_file = write_suite_file(tmp_path / 'tiny_scale.py', scratch_dict())
     out, work = str(tmp_path / 'out'), str(tmp_path / 'w')
-    with open(tmp_path / 'driver.log', 'w') as log:
-        p = _driver([suite_file, '--out', out, '--work-root', work, '--executor', 'local', '--workers', '2',
-                     '--threads', '1'], fake_data_root, log)
+    with open(tmp_path / 'driver.log', 'w') as log, _cleanup(out) as started:
+        p = started(_driver([suite_file, '--out', out, '--work-root', work, '--executor', 'local', '--workers', '2',
+                             '--threads', '1'], fake_data_root, log))
         rc = p.wait(timeout=1800)
     text = open(tmp_path / 'driver.log').read()
     assert rc == 0, text[-3000:]
@@ -400,9 +401,9 @@ def _locks(out):
 def test_a_worker_killed_with_sigkill_is_retried_and_each_cell_finishes_once(fake_data_root, tmp_path):
     suite_file = write_suite_file(tmp_path / 'tiny_scale.py', scratch_dict())
     out, work = str(tmp_path / 'out'), str(tmp_path / 'w')
-    with open(tmp_path / 'driver.log', 'w') as log:
-        p = _driver([suite_file, '--phase', 'tuning', '--out', out, '--work-root', work, '--executor', 'local',
-                     '--workers', '2', '--threads', '1'], fake_data_root, log)
+    with open(tmp_path / 'driver.log', 'w') as log, _cleanup(out) as started:
+        p = started(_driver([suite_file, '--phase', 'tuning', '--out', out, '--work-root', work, '--executor',
+                             'local', '--workers', '2', '--threads', '1'], fake_data_root, log))
         victim_cell, owner = sorted(_wait_for(lambda: _locks(out), 600, 'a worker to claim a cell').items())[0]
         os.kill(owner['pid'], signal.SIGKILL)
         rc = p.wait(timeout=1800)
@@ -424,8 +425,8 @@ def test_a_driver_restarted_while_its_workers_run_loses_no_cell_and_runs_none_tw
     out, work = str(tmp_path / 'out'), str(tmp_path / 'w')
     args = [suite_file, '--phase', 'tuning', '--out', out, '--work-root', work, '--executor', 'local',
             '--workers', '2', '--threads', '1']
-    with open(tmp_path / 'driver1.log', 'w') as log:
-        first = _driver(args, fake_data_root, log)
+    with open(tmp_path / 'driver1.log', 'w') as log, _cleanup(out) as started:
+        first = started(_driver(args, fake_data_root, log))
         running = _wait_for(lambda: len(_locks(out)) == 2 and _locks(out), 600, 'two workers to claim cells')
         os.kill(first.pid, signal.SIGKILL)  # the driver only: its workers run on (own sessions)
         first.wait()
@@ -434,8 +435,8 @@ def test_a_driver_restarted_while_its_workers_run_loses_no_cell_and_runs_none_tw
     for owner in running.values():
         os.kill(owner['pid'], signal.SIGSTOP)
     try:
-        with open(tmp_path / 'driver2.log', 'w') as log:
-            second = _driver(args, fake_data_root, log)
+        with open(tmp_path / 'driver2.log', 'w') as log, _cleanup(out) as started:
+            second = started(_driver(args, fake_data_root, log))
             _wait_for(lambda: all(f'{cid}: claimed by another process; waiting for its result'
                                   in open(tmp_path / 'driver2.log').read() for cid in running), 600,
                       'the second driver to find the cells claimed')
@@ -462,6 +463,41 @@ def test_a_driver_restarted_while_its_workers_run_loses_no_cell_and_runs_none_tw
 
 # ----------------------------------------------------------------------------- training: a real Slurm cluster
 
+@contextlib.contextmanager
+def _cleanup(out, slurm_name=None):
+    """A failed test must not leave its driver, workers or Slurm jobs behind: ``started(proc)``
+    registers the driver; on the way out whatever still runs is ended (by pid, by job id, by the
+    Slurm job name)."""
+    procs = []
+    try:
+        yield lambda p: procs.append(p) or p
+    except BaseException:
+        _end(procs, out, slurm_name)
+        raise
+    finally:
+        for p in procs:  # a driver SIGKILLed on purpose is reaped here
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def _end(procs, out, slurm_name):
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    for owner in _locks(out).values():
+        if owner.get('slurm_job'):
+            subprocess.run(['scancel', owner['slurm_job']])
+        elif owner.get('host') == socket.gethostname():
+            try:
+                os.kill(owner['pid'], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    if slurm_name:
+        subprocess.run(['scancel', f'--name={slurm_name}'])
+
+
 @pytest.fixture(scope='module')
 def slurm_cluster():
     """A single-node Slurm started by the project's own script (skip only where it says the
@@ -482,18 +518,26 @@ def test_slurm_job_arrays_requeue_a_preempted_cell_and_resubmit_a_killed_one(
         slurm_cluster, sequential_reference, fake_data_root, tmp_path):
     suite_file = write_suite_file(tmp_path / 'tiny_scale.py', scratch_dict())
     out, work = str(tmp_path / 'out'), str(tmp_path / 'w')
-    with open(tmp_path / 'driver.log', 'w') as log:
-        p = _driver([suite_file, '--out', out, '--work-root', work, '--executor', 'slurm', '--threads', '1',
-                     '--slurm-cpus-per-task', '1', '--slurm-time-min', '30', '--retries', '1'], fake_data_root, log)
-        # the first job to claim a cell is preempted (submitit's signal: it requeues the job)...
+    with open(tmp_path / 'driver.log', 'w') as log, _cleanup(out, 'bench-tiny_scale') as started:
+        p = started(_driver([suite_file, '--out', out, '--work-root', work, '--executor', 'slurm', '--threads', '1',
+                             '--slurm-cpus-per-task', '1', '--slurm-time-min', '30', '--retries', '1'],
+                            fake_data_root, log))
+        # the job that claims a cell first is preempted: submitit's signal makes it requeue itself.
+        # Its process is paused first (one node: the pid is on this host), so the signal finds it
+        # mid-cell however fast the cell is, and handled when it resumes.
         first = _wait_for(lambda: _locks(out), 900, 'a Slurm job to claim a cell')
         pre_cell, pre_owner = sorted(first.items())[0]
-        subprocess.run(['scancel', '--signal=USR2', pre_owner['slurm_job']], check=True)
-        # ... and another one is cancelled outright: the driver resubmits that cell alone
+        os.kill(pre_owner['pid'], signal.SIGSTOP)
+        subprocess.run(['scancel', '--signal=USR2', pre_owner['slurm_job']])
+        os.kill(pre_owner['pid'], signal.SIGCONT)
+        # ... and another one is killed outright (SIGKILL through Slurm, as the OOM killer would; a
+        # plain scancel sends SIGTERM first, which submitit ignores, and a cell of the fake data
+        # can finish within KillWait): the job fails, the driver resubmits that cell alone
         other = _wait_for(lambda: {c: o for c, o in _locks(out).items() if c != pre_cell}, 900,
                           'a second Slurm job to claim a cell')
         kill_cell, kill_owner = sorted(other.items())[0]
-        subprocess.run(['scancel', kill_owner['slurm_job']], check=True)
+        os.kill(kill_owner['pid'], signal.SIGSTOP)
+        subprocess.run(['scancel', '--signal=KILL', kill_owner['slurm_job']], check=True)
         rc = p.wait(timeout=2400)
     text = open(tmp_path / 'driver.log').read()
     assert rc == 0, text[-4000:]
