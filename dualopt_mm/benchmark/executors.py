@@ -462,7 +462,9 @@ def run_phase(suite, suite_ref: str, phase: str, cells: list, todo: list, out_di
     elsewhere, failed, finished = set(), {}, []
     dispatched_at = {}
 
-    def finish(cid):
+    startup = []  # local processes: their wall time minus the cell's own (imports, suite loading)
+
+    def finish(cid, process_s=None):
         finished.append(cid)
         try:
             with open(done_path(cid)) as f:
@@ -470,6 +472,8 @@ def run_phase(suite, suite_ref: str, phase: str, cells: list, todo: list, out_di
             from .driver import cell_state
             progress.walls.append(r.get('wall_s', 0.0))
             state = cell_state(r)
+            if process_s is not None and opts.kind == 'local':
+                startup.append(process_s - r['wall_s'])
         except (OSError, ValueError, KeyError):
             state = 'finished'
         progress.message(f'[{already + len(finished)}/{len(cells)}] {label}{cid}: {state}')
@@ -478,7 +482,8 @@ def run_phase(suite, suite_ref: str, phase: str, cells: list, todo: list, out_di
         while pending or ex.running() or elsewhere:
             for cid, outcome, detail in ex.poll():
                 if osp.exists(done_path(cid)):
-                    finish(cid)  # the json is the only truth, whatever the exit status said
+                    # the json is the only truth, whatever the exit status said
+                    finish(cid, time.perf_counter() - dispatched_at[cid] if outcome == 'ok' else None)
                 elif outcome == 'held':
                     elsewhere.add(cid)
                     progress.message(f'{cid}: claimed by another process; waiting for its result')
@@ -525,4 +530,9 @@ def run_phase(suite, suite_ref: str, phase: str, cells: list, todo: list, out_di
         raise
     if progress.tty:
         progress.stream.write('\n')
-    return {'finished': finished, 'failed': failed, 'attempts': dict(attempts)}
+    if startup:
+        startup.sort()
+        progress.message(f'{label}{phase}: {len(startup)} cell process(es); start-up per process (its wall time minus '
+                         f'the cell\'s own) median {startup[len(startup) // 2]:.1f} s, range {startup[0]:.1f}-'
+                         f'{startup[-1]:.1f} s')
+    return {'finished': finished, 'failed': failed, 'attempts': dict(attempts), 'startup_s': startup}

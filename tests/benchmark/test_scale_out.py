@@ -371,6 +371,7 @@ def test_two_local_workers_give_the_sequential_results_bit_for_bit(sequential_re
     assert set(m['phases']['reporting']['cells']) == {c for c in res if '__tuned__' in c}
     assert '[tuning] 4/4 done | 0 running | 0 left | 0 failed' in text
     assert '[reporting] 4/4 done' in text and 'FAILED' not in text
+    assert 'tuning: 4 cell process(es); start-up per process' in text
     assert set(_finishing_lines(osp.join(work, 'tiny_scale', '_logs')).values()) == {1}
     assert not os.listdir(osp.join(out, 'locks'))
 
