@@ -344,9 +344,11 @@ class _SlurmExecutor:
         for cid, job in zip(cells, jobs):
             self.jobs[cid] = job
             # the logs per cell under the work root: links to submitit's files of each attempt
+            # (a distributed cell's job has one task per GPU: rank 0 writes the cell)
+            paths = _rank0(job).paths
             out_link = _attempt_path(self.log_root, cid, attempts[cid], '.out')
-            os.symlink(osp.abspath(str(job.paths.stdout)), out_link)
-            os.symlink(osp.abspath(str(job.paths.stderr)), out_link[:-len('.out')] + '.err')
+            os.symlink(osp.abspath(str(paths.stdout)), out_link)
+            os.symlink(osp.abspath(str(paths.stderr)), out_link[:-len('.out')] + '.err')
             started[cid] = f'Slurm job {job.job_id}; log: {out_link}'
         return started
 
@@ -357,10 +359,11 @@ class _SlurmExecutor:
             return ended
         alive = slurm_jobs_alive([j.job_id for j in self.jobs.values()])
         for cid, job in list(self.jobs.items()):
-            if job.paths.result_pickle.exists():
+            paths = _rank0(job).paths
+            if paths.result_pickle.exists():
                 from submitit.core.utils import pickle_load
                 try:
-                    outcome, value = pickle_load(job.paths.result_pickle)
+                    outcome, value = pickle_load(paths.result_pickle)
                 except (EOFError, OSError):
                     continue  # being written
                 if outcome == 'success':
@@ -370,12 +373,12 @@ class _SlurmExecutor:
                     bad = 'ManifestError' in str(value)
                     last = str(value).strip().splitlines()[-1] if str(value).strip() else ''
                     ended.append((cid, 'bad_input' if bad else 'failed', f'Slurm job {job.job_id}: {last}; '
-                                  f'log: {job.paths.stderr}'))
+                                  f'log: {paths.stderr}'))
                 del self.jobs[cid]
             elif alive is not None and job.job_id not in alive:
                 # gone from the queue without a result: cancelled, killed, node failure
                 ended.append((cid, 'failed', f'Slurm job {job.job_id} left the queue without a result '
-                              f'(cancelled or killed); log: {job.paths.stderr}'))
+                              f'(cancelled or killed); log: {paths.stderr}'))
                 del self.jobs[cid]
         return ended
 
@@ -385,6 +388,10 @@ class _SlurmExecutor:
     def stop(self) -> None:
         """A stopped driver leaves its Slurm jobs running: they write their cells, and the next
         driver finds them claimed (or finished) and does not submit them again."""
+
+
+def _rank0(job):
+    return job.task(0) if job.num_tasks > 1 else job
 
 
 # ----------------------------------------------------------------------------- the driver loop
