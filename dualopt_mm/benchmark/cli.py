@@ -118,7 +118,7 @@ def main(argv=None, prog: str = PROG):
         return 2
     from dualopt_mm.benchmark.analysis import TuningIncomplete
     from dualopt_mm.benchmark.driver import CorruptResultError, StaleResultError
-    from dualopt_mm.benchmark.executors import ExecutorError, resolve_options
+    from dualopt_mm.benchmark.executors import ExecutorError, preflight, resolve_options
     try:
         executor = resolve_options(args.executor or 'sequential', suite.executor,
                                    {'workers': args.workers, 'threads': args.threads, 'retries': args.retries,
@@ -129,6 +129,8 @@ def main(argv=None, prog: str = PROG):
                                     'array_parallelism': args.slurm_array_parallelism,
                                     'cpus_per_task': args.slurm_cpus_per_task,
                                     'max_requeues': args.slurm_max_requeues})
+        if not (args.list or args.show_config or args.report_only):
+            preflight(executor)
     except ExecutorError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

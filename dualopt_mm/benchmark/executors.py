@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 __all__ = ['EXECUTORS', 'EXECUTOR_KEYS', 'SLURM_KEYS', 'ExecutorError', 'ExecutorOptions', 'check_executor_section',
            'resolve_options', 'run_phase', 'master_port', 'worker_command', 'split_devices', 'run_cell_command',
-           'EXIT_HELD', 'EXIT_BAD_INPUT']
+           'EXIT_HELD', 'EXIT_BAD_INPUT', 'preflight']
 
 EXECUTORS = ('sequential', 'local', 'slurm')
 # name -> (check, what it must be)
@@ -118,6 +118,24 @@ def resolve_options(kind: str, section: dict | None = None, cli: dict | None = N
             raise ExecutorError('--workers and --slurm-array-parallelism say the same for --executor slurm: give one')
         opts.slurm.setdefault('array_parallelism', opts.workers)
     return opts
+
+
+def preflight(opts: ExecutorOptions) -> None:
+    """Refuse, before anything is written or trained, an executor this machine cannot run."""
+    import shutil
+    if opts.kind == 'slurm':
+        try:
+            import submitit  # noqa: F401
+        except ImportError:
+            raise ExecutorError('--executor slurm needs submitit (pip install submitit, or the `slurm` extra)') from None
+        if shutil.which('sbatch') is None or shutil.which('srun') is None:
+            raise ExecutorError('--executor slurm: no sbatch / srun on this machine (not a Slurm login node? '
+                                'tools/setup_slurm.sh starts a single-node cluster)')
+    elif opts.kind == 'local' and (opts.gpus_per_cell or 0) > 1:
+        import torch
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n < opts.gpus_per_cell:
+            raise ExecutorError(f'--gpus-per-cell {opts.gpus_per_cell}: this machine shows {n} GPU(s)')
 
 
 def master_port(job_id: str) -> int:

@@ -211,14 +211,27 @@ def test_the_suite_files_executor_section_is_validated_like_the_rest():
     assert a == b
 
 
-def test_a_bad_executor_option_on_the_command_line_changes_nothing(tmp_path, capsys):
+def test_a_bad_executor_option_on_the_command_line_changes_nothing(tmp_path, capsys, monkeypatch):
     from dualopt_mm.benchmark import cli
     out = tmp_path / 'out'
     assert cli.main(['demo', '--out', str(out), '--workers', '2']) == 2
     assert '--workers: only with --executor local or slurm' in capsys.readouterr().err
     assert cli.main(['demo', '--out', str(out), '--executor', 'local', '--slurm-qos', 'high']) == 2
     assert '--slurm-qos: only with --executor slurm' in capsys.readouterr().err
+    # an executor this machine cannot run is refused before the manifest is written
+    monkeypatch.setenv('PATH', str(tmp_path / 'no_slurm_here'))
+    assert cli.main(['demo', '--out', str(out), '--executor', 'slurm']) == 2
+    err = capsys.readouterr().err
+    assert ('no sbatch / srun on this machine' if _has_submitit() else 'needs submitit') in err
     assert not out.exists()
+
+
+def _has_submitit():
+    try:
+        import submitit  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def test_run_cell_refuses_a_cell_the_driver_did_not_dispatch(tmp_path, capsys):
