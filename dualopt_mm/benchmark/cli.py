@@ -47,7 +47,8 @@ def parse_args(argv=None, prog: str = PROG):
                         'machine; slurm: submitit job arrays')
     x.add_argument('--workers', type=int, help='local: worker processes (default: one per GPU, else 1); '
                    'slurm: cells running at once (= --slurm-array-parallelism)')
-    x.add_argument('--threads', type=int, help='torch threads per cell (default: the cores split between workers)')
+    x.add_argument('--threads', type=int, help='torch threads per cell (default: the cores split between workers; '
+                   'sequential: torch\'s default)')
     x.add_argument('--retries', type=int, help='attempts after the first for a cell that ends without its result '
                    '(default 2); then it is reported as failed')
     x.add_argument('--gpus-per-cell', type=int, help='GPUs per cell: >1 runs a distributed cell (mmengine launcher '
@@ -169,6 +170,9 @@ def _run(args, argv, suite, prog, executor=None):
         print(f'{len(tuning_cells(suite))} tuning cells, {n_rep}; {len(results)} finished')
         return 0
     phases = ('tuning', 'reporting') if args.phase == 'all' else (args.phase,)
+    if executor is not None and executor.kind == 'sequential' and executor.threads:
+        import torch
+        torch.set_num_threads(executor.threads)
     failed = {}
     if not args.report_only:
         os.makedirs(out, exist_ok=True)

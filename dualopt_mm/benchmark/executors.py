@@ -97,12 +97,13 @@ def resolve_options(kind: str, section: dict | None = None, cli: dict | None = N
     _check('the command line', cli, {k: r for k, r in EXECUTOR_KEYS.items() if k != 'slurm'})
     _check('the command line (Slurm)', cli_slurm, SLURM_KEYS)
     if kind == 'sequential':
-        given = sorted(cli) + sorted(cli_slurm)
+        # --threads applies to this process too: the same torch threads give the same numbers
+        given = sorted(k for k in cli if k != 'threads') + sorted(cli_slurm)
         if given:
             flags = ', '.join('--' + k.replace('_', '-') for k in given)
             raise ExecutorError(f'{flags}: only with --executor local or slurm (the default runs every cell in '
                                 'this process, one after another)')
-        return ExecutorOptions('sequential')
+        return ExecutorOptions('sequential', threads=cli.get('threads'))
     if kind == 'local' and cli_slurm:
         flags = ', '.join('--slurm-' + k.replace('_', '-') for k in sorted(cli_slurm))
         raise ExecutorError(f'{flags}: only with --executor slurm')

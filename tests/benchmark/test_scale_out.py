@@ -177,6 +177,7 @@ def test_the_manifest_names_its_cells_and_refuses_unknown_or_stale_ones(tmp_path
 
 def test_executor_options_name_the_problem():
     assert resolve_options('sequential').kind == 'sequential'
+    assert resolve_options('sequential', cli={'threads': 1}).threads == 1
     with pytest.raises(ExecutorError, match='--workers: only with --executor local or slurm'):
         resolve_options('sequential', cli={'workers': 2})
     with pytest.raises(ExecutorError, match='--slurm-partition: only with --executor slurm'):
