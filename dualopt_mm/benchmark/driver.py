@@ -240,7 +240,8 @@ def run_cells(suite: Suite, cells: list, out_dir: str, results: dict, work_root:
     progress.total = len(cells)
     if executor is not None and executor.kind != 'sequential':
         return _run_cells_elsewhere(suite, cells, todo, out_dir, results, work_root, progress, upstream_ref,
-                                    configs_root, label, executor, suite_ref, cfg_options, failed)
+                                    configs_root, label, executor, suite_ref, cfg_options, failed,
+                                    [c for c in cells if wanted(c.id)])
     env = environment()
     done = len(cells) - len(todo)
     ran = 0
@@ -265,7 +266,9 @@ def run_cells(suite: Suite, cells: list, out_dir: str, results: dict, work_root:
 
 
 def _run_cells_elsewhere(suite, cells, todo, out_dir, results, work_root, progress, upstream_ref, configs_root,
-                         label, executor, suite_ref, cfg_options, failed) -> int:
+                         label, executor, suite_ref, cfg_options, failed, scope) -> int:
+    """The manifest lists the whole phase (any of its cells may be run by hand); the progress
+    counts the cells in this run's scope (``--only``)."""
     from .executors import run_phase
     from .manifest import write_phase
     if suite_ref is None:
@@ -284,7 +287,7 @@ def _run_cells_elsewhere(suite, cells, todo, out_dir, results, work_root, progre
     write_phase(out_dir, suite_ref, list(cfg_options), work_root, cells[0].phase, cells, upstream_ref, configs_root)
     if not todo:
         return 0
-    outcome = run_phase(suite, suite_ref, cells[0].phase, cells, [c.id for c in todo], out_dir, work_root,
+    outcome = run_phase(suite, suite_ref, cells[0].phase, scope, [c.id for c in todo], out_dir, work_root,
                         executor, progress.stream, label='')
     results.update(load_results(out_dir))
     if failed is not None:
