@@ -216,10 +216,8 @@ def build_cell_config(suite: Suite, cell: Cell, work_dir: str, configs_root: str
     isolate_run(cfg, tag=re.sub(r'[^A-Za-z0-9]+', '_', cell.id) + '_' + uuid.uuid4().hex[:6])
     if launcher != 'none':
         # a distributed cell (several GPUs): mmengine's launcher `pytorch` (torchrun) or `slurm`
-        # (one Slurm task per GPU); CPU processes talk through gloo (nccl needs GPUs)
+        # (one Slurm task per GPU); both set a CUDA device per rank, so GPUs only
         cfg.launcher = launcher
-        if not torch.cuda.is_available():
-            cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
     return cfg
 
 
