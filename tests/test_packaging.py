@@ -168,3 +168,8 @@ def test_the_installed_wheel_serves_its_configs_and_trains_outside_the_repositor
                             capture_output=True, text=True, timeout=300, env=env)
     assert listed.returncode == 0, listed.stdout[-2000:] + listed.stderr[-2000:]
     assert 'classification_finetune__dualopt_adamw__c0__s100' in listed.stdout
+    # ... and its worker entry point (what each cell process of --executor local / slurm runs)
+    worker = subprocess.run([python, '-m', 'dualopt_mm.benchmark', 'run-cell', 'demo',
+                             'classification_finetune__adamw__c0__s100'], cwd=str(outside), capture_output=True,
+                            text=True, timeout=300, env=env)
+    assert worker.returncode == 2 and 'manifest.json does not exist' in worker.stderr, worker.stderr[-2000:]

@@ -199,7 +199,7 @@ def _common_config(cfg, regime: str, upstream_ckpt: str | None, length: int | No
     cfg.log_level = 'WARNING'
 
 
-def build_cell_config(suite: Suite, cell: Cell, work_dir: str, configs_root: str = CONFIGS):
+def build_cell_config(suite: Suite, cell: Cell, work_dir: str, configs_root: str = CONFIGS, launcher: str = 'none'):
     """The cell's config: the task config with the method's optimizer and the cell's setting, its
     regime's initialisation, the suite's schedule length (warm-up <= 10 % of it), the cell's seed;
     quiet logging; no checkpoints; one evaluation after training (done by :func:`run_cell`)."""
@@ -214,6 +214,10 @@ def build_cell_config(suite: Suite, cell: Cell, work_dir: str, configs_root: str
                    configs_root, task.config)
     # a fresh tag per attempt: a retried cell must not reuse the interrupted attempt's visualizer
     isolate_run(cfg, tag=re.sub(r'[^A-Za-z0-9]+', '_', cell.id) + '_' + uuid.uuid4().hex[:6])
+    if launcher != 'none':
+        # a distributed cell (several GPUs): mmengine's launcher `pytorch` (torchrun) or `slurm`
+        # (one Slurm task per GPU); both set a CUDA device per rank, so GPUs only
+        cfg.launcher = launcher
     return cfg
 
 
@@ -521,13 +525,13 @@ def _evaluate(suite: Suite, cell: Cell, cfg, runner, diverged: bool, upstream_re
 
 
 def run_cell(suite: Suite, cell: Cell, work_dir: str, progress=None, upstream_ref: dict | None = None,
-             configs_root: str = CONFIGS) -> dict:
+             configs_root: str = CONFIGS, launcher: str = 'none') -> dict:
     """Train and evaluate one cell; returns its result (metrics, cost, curves; no environment).
 
     ``upstream_ref``: the pre-trained classifier's own upstream top-1, ``{'raw': .., 'bn': ..}``
     (forgetting = that minus the fine-tuned backbone's)."""
     from mmengine.runner import Runner
-    cfg = build_cell_config(suite, cell, work_dir, configs_root)
+    cfg = build_cell_config(suite, cell, work_dir, configs_root, launcher)
     os.makedirs(work_dir, exist_ok=True)
     # libraries print (pycocotools' tables) and warn; the terminal keeps the progress line
     with open(osp.join(work_dir, 'output.log'), 'w') as log, contextlib.redirect_stdout(log), \

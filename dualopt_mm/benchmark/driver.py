@@ -19,10 +19,11 @@ import shutil
 import sys
 import time
 
+from .claim import CellLock, LockHeld
 from .suite import Suite, reporting_cells, tuning_cells
 
 __all__ = ['run_suite', 'run_cells', 'load_results', 'load_tuning', 'check_upstream', 'StaleResultError',
-           'CorruptResultError', 'Progress', 'PHASES']
+           'CorruptResultError', 'Progress', 'PHASES', 'record_cell', 'cell_state']
 
 PHASES = ('tuning', 'reporting')
 
@@ -142,11 +143,12 @@ def load_tuning(suite: Suite, out_dir: str):
 def _write_json_atomic(path: str, obj) -> None:
     """Written to a temporary file, flushed to disk, then renamed: a crash or a power loss
     leaves either the old file or the complete new one, never a truncated one."""
-    with open(path + '.tmp', 'w') as f:
+    tmp = f'{path}.tmp{os.getpid()}'  # per process: two drivers writing the manifest at once
+    with open(tmp, 'w') as f:
         json.dump(obj, f, indent=1, default=float)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(path + '.tmp', path)
+    os.replace(tmp, path)
 
 
 def _matches(cid: str, patterns) -> bool:
@@ -181,12 +183,74 @@ def check_upstream(suite: Suite, results: dict, tuning: dict | None, fingerprint
             f'{fingerprint}). Delete it to freeze the winners again once the tuning cells are retrained.')
 
 
+def cell_state(result: dict) -> str:
+    """``val accuracy/top1 = 57.1`` or ``DIVERGED`` (a finished result, protocol rule 6)."""
+    split = 'val' if result.get('phase') == 'tuning' else 'test'
+    value = (result.get(split) or {}).get(result['metric'])
+    return 'DIVERGED' if result.get('diverged') else f'{split} {result["metric"]} = ' \
+        f'{value if value is None else round(value, 4)}'
+
+
+def record_cell(suite: Suite, c, out_dir: str, work_root: str, progress=None, upstream_ref: dict | None = None,
+                configs_root: str | None = None, env: dict | None = None, force: bool = False,
+                launcher: str = 'none', write: bool = True) -> dict | None:
+    """Train one cell and write its json: the one way a cell becomes finished, for the sequential
+    driver and for a worker process alike. The cell is claimed first (:class:`~.claim.CellLock`;
+    :class:`~.claim.LockHeld` if another process trains it); a cell that has a json by then was
+    finished by another process: None, nothing trained (unless ``force``: the old json moves to
+    ``replaced/``). The json is written atomically, the lock released after it.
+
+    ``write=False``: a non-zero rank of a distributed cell trains with the others and writes
+    nothing (no claim: rank 0 holds it)."""
+    from . import cell as cell_mod
+    from .env import environment
+    configs_root = configs_root or cell_mod.CONFIGS
+    path = osp.join(out_dir, 'cells', f'{c.id}.json')
+    lock = CellLock(out_dir, c.id) if write else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        if osp.exists(path) and not force:
+            return None
+        work_dir = osp.join(work_root, suite.name, c.id)
+        if write and osp.isdir(work_dir):
+            shutil.rmtree(work_dir)  # an interrupted attempt: start the cell again
+        t0 = time.perf_counter()
+        extra = {} if launcher == 'none' else {'launcher': launcher}
+        result = cell_mod.run_cell(suite, c, work_dir, progress=progress, upstream_ref=upstream_ref,
+                                   configs_root=configs_root, **extra)
+        task = suite.task(c.task)
+        if task.regime == 'finetune':  # what it started from, by content (see check_upstream)
+            from .upstream import checkpoint_fingerprint
+            result['upstream_checkpoint'] = checkpoint_fingerprint(suite.upstream[1])
+        result = {'id': c.id, **c.spec(), 'spec_hash': c.spec_hash, 'metric': task.metric,
+                  **result, 'wall_s': time.perf_counter() - t0, 'env': env or environment(),
+                  'date': datetime.datetime.now().isoformat(timespec='seconds')}
+        if not write:
+            return result
+        if osp.exists(path):
+            stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
+            os.makedirs(osp.join(out_dir, 'replaced'), exist_ok=True)
+            old = osp.join(out_dir, 'replaced', f'{c.id}.{stamp}.json')
+            shutil.move(path, old)
+            if progress is not None:
+                progress.message(f'{c.id}: forced; the previous result moved to {old}')
+        _write_json_atomic(path, result)  # the json appears only complete: it marks the cell finished
+        return result
+    finally:
+        if lock is not None:
+            lock.release()
+
+
 def run_cells(suite: Suite, cells: list, out_dir: str, results: dict, work_root: str, force: tuple = (),
               only: tuple = (), progress: Progress | None = None, upstream_ref: dict | None = None,
               configs_root: str | None = None, default_cell_s: float = 60.0, label: str = '',
-              upstream_fingerprint: str | None = None) -> int:
-    """Run every cell of ``cells`` without a finished result; returns how many ran. Fine-tuning
-    cells record ``upstream_fingerprint``, the content hash of the checkpoint they started from."""
+              executor=None, suite_ref: str | None = None, cfg_options: tuple = (), failed: dict | None = None) -> int:
+    """Run every cell of ``cells`` without a finished result; returns how many ran.
+
+    ``executor`` (:class:`~.executors.ExecutorOptions`, kind local or slurm): each cell in its own
+    process (``run-cell``), through the phase's manifest; ``suite_ref`` / ``cfg_options``: how
+    those processes load the suite again. Cells that fail every attempt go into ``failed``."""
     from . import cell as cell_mod
     from .env import environment
     configs_root = configs_root or cell_mod.CONFIGS
@@ -210,51 +274,77 @@ def run_cells(suite: Suite, cells: list, out_dir: str, results: dict, work_root:
         progress.message(f'{label}--only {" ".join(only)}: matches none of the {len(cells)} cells of this phase '
                          '(see --list for their ids)')
     progress.total = len(cells)
+    if executor is not None and executor.kind != 'sequential':
+        return _run_cells_elsewhere(suite, cells, todo, out_dir, results, work_root, progress, upstream_ref,
+                                    configs_root, label, executor, suite_ref, cfg_options, failed,
+                                    [c for c in cells if wanted(c.id)])
     env = environment()
     done = len(cells) - len(todo)
+    ran = 0
     for k, c in enumerate(todo):
         pending = sum(_estimate(x, results, default_cell_s) for x in todo[k + 1:])
         progress.start_cell(done + 1, f'{c.task} {c.method} {c.tag} seed={c.seed}', pending)
-        work_dir = osp.join(work_root, suite.name, c.id)
-        if osp.isdir(work_dir):
-            shutil.rmtree(work_dir)  # an interrupted attempt: start the cell again
-        t0 = time.perf_counter()
-        result = cell_mod.run_cell(suite, c, work_dir, progress=progress, upstream_ref=upstream_ref,
-                                   configs_root=configs_root)
-        task = suite.task(c.task)
-        if task.regime == 'finetune':
-            result['upstream_checkpoint'] = upstream_fingerprint
-        result = {'id': c.id, **c.spec(), 'spec_hash': c.spec_hash, 'metric': task.metric,
-                  **result, 'wall_s': time.perf_counter() - t0, 'env': env,
-                  'date': datetime.datetime.now().isoformat(timespec='seconds')}
+        try:
+            result = record_cell(suite, c, out_dir, work_root, progress=progress, upstream_ref=upstream_ref,
+                                 configs_root=configs_root, env=env, force=is_forced(c.id))
+        except LockHeld as e:
+            progress.message(f'{label}{c.id}: skipped, {e}')
+            continue
+        if result is None:  # finished by another process since this run looked
+            results.update({c.id: r for cid, r in load_results(out_dir).items() if cid == c.id})
+            progress.message(f'{label}{c.id}: finished meanwhile by another process')
+            continue
+        results[c.id] = result
+        done += 1
+        ran += 1
+        progress.message(f'[{done}/{len(cells)}] {label}{c.id}: {cell_state(result)} ({_fmt(result["wall_s"])})')
+    return ran
+
+
+def _run_cells_elsewhere(suite, cells, todo, out_dir, results, work_root, progress, upstream_ref, configs_root,
+                         label, executor, suite_ref, cfg_options, failed, scope) -> int:
+    """The manifest lists the whole phase (any of its cells may be run by hand); the progress
+    counts the cells in this run's scope (``--only``)."""
+    from .executors import run_phase
+    from .manifest import write_phase
+    if suite_ref is None:
+        raise ValueError('running cells in their own processes needs the suite as the workers load it (suite_ref)')
+    for c in todo:
         path = osp.join(out_dir, 'cells', f'{c.id}.json')
-        if osp.exists(path):
+        if osp.exists(path):  # forced: the worker finds no json and trains the cell again
             stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
             os.makedirs(osp.join(out_dir, 'replaced'), exist_ok=True)
             old = osp.join(out_dir, 'replaced', f'{c.id}.{stamp}.json')
             shutil.move(path, old)
+            results.pop(c.id, None)
             progress.message(f'{c.id}: forced; the previous result moved to {old}')
-        _write_json_atomic(path, result)  # the json appears only complete: it marks the cell finished
-        results[c.id] = result
-        done += 1
-        split = 'val' if c.phase == 'tuning' else 'test'
-        value = (result.get(split) or {}).get(result['metric'])
-        state = 'DIVERGED' if result.get('diverged') else f'{split} {result["metric"]} = ' \
-            f'{value if value is None else round(value, 4)}'
-        progress.message(f'[{done}/{len(cells)}] {label}{c.id}: {state} ({_fmt(result["wall_s"])})')
-    return len(todo)
+    if not cells:
+        return 0
+    write_phase(out_dir, suite_ref, list(cfg_options), work_root, cells[0].phase, cells, upstream_ref, configs_root)
+    if not todo:
+        return 0
+    outcome = run_phase(suite, suite_ref, cells[0].phase, scope, [c.id for c in todo], out_dir, work_root,
+                        executor, progress.stream, label='')
+    results.update(load_results(out_dir))
+    if failed is not None:
+        failed.update(outcome['failed'])
+    return len(outcome['finished'])
 
 
 def run_suite(suite: Suite, out_dir: str, work_root: str = osp.join('work_dirs', 'benchmark'),
               phases: tuple = PHASES, force: tuple = (), only: tuple = (), stream=None,
-              configs_root: str | None = None, default_cell_s: float = 60.0) -> dict:
+              configs_root: str | None = None, default_cell_s: float = 60.0, executor=None,
+              suite_ref: str | None = None, cfg_options: tuple = (), failed: dict | None = None) -> dict:
     """Run the suite's ``phases`` in order; returns all results. The tuning phase ends by freezing
     ``tuning.json``; the reporting phase needs it.
 
     ``force``: cell-id patterns (fnmatch) to train again; their old result is moved to
     ``out_dir/replaced/``. ``only``: cell-id patterns to restrict this run to. A finished cell
     whose recorded spec differs from the suite's stops the run with :class:`StaleResultError`
-    unless it is forced."""
+    unless it is forced.
+
+    ``executor`` / ``suite_ref`` / ``cfg_options`` / ``failed``: see :func:`run_cells`; the
+    tuning winners are frozen (the barrier) before the reporting phase's manifest is written."""
     from .analysis import TuningIncomplete, freeze_tuning
     from .upstream import checkpoint_fingerprint, ensure_upstream, reference_accuracy
     for p in phases:
@@ -269,13 +359,14 @@ def run_suite(suite: Suite, out_dir: str, work_root: str = osp.join('work_dirs',
         ensure_upstream(suite, progress)
         fingerprint = checkpoint_fingerprint(suite.upstream[1])
     ran = {}
+    scale = dict(executor=executor, suite_ref=suite_ref, cfg_options=cfg_options, failed=failed)
     tuning = load_tuning(suite, out_dir)
     check_upstream(suite, results, tuning, fingerprint, out_dir, force)
     if 'tuning' in phases:
         cells = tuning_cells(suite)
         ran['tuning'] = run_cells(suite, cells, out_dir, results, work_root, force, only, progress,
                                   configs_root=configs_root, default_cell_s=default_cell_s, label='tuning ',
-                                  upstream_fingerprint=fingerprint)
+                                  **scale)
         if tuning is None:
             try:
                 tuning = freeze_tuning(suite, results)
@@ -294,8 +385,7 @@ def run_suite(suite: Suite, out_dir: str, work_root: str = osp.join('work_dirs',
         cells = reporting_cells(suite, tuning)
         ran['reporting'] = run_cells(suite, cells, out_dir, results, work_root, force, only, progress,
                                      upstream_ref=upstream_ref, configs_root=configs_root,
-                                     default_cell_s=default_cell_s, label='reporting ',
-                                     upstream_fingerprint=fingerprint)
+                                     default_cell_s=default_cell_s, label='reporting ', **scale)
     progress.message(f'{suite.name}: ' + ', '.join(f'{p} {n} cell(s) run now' for p, n in ran.items())
                      + f'; {len(results)} finished in {out_dir}')
     return results

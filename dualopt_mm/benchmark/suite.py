@@ -23,6 +23,9 @@ A suite file is an mmengine-style Python config (``configs/benchmark/*.py``) wit
 ``claims``        list of ``dict(paper=, claim=, method=, baseline=, tasks=[...], column=, kind='better'|'on_par',
                   primary=False)``; one primary claim per paper
 ``custom_imports`` optional: modules to import before the optimizer types are checked
+``executor``      optional: how the cells are run when nothing is said on the command line, e.g.
+                  ``dict(workers=4, retries=2, slurm=dict(partition='gpu', time_min=120, mem_gb=32))``
+                  (keys: ``executors.EXECUTOR_KEYS`` / ``SLURM_KEYS``; never part of a cell's spec)
 
 Cells: the *tuning* phase trains every tuned method's K configurations and its ``defaults`` on
 the tuning seeds (val split); the winners are frozen in ``tuning.json``; the *reporting* phase
@@ -46,7 +49,7 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SUITES_DIR = osp.join(_configs_root(), 'benchmark')
 
 SUITE_KEYS = {'name', 'description', 'upstream', 'seeds', 'search', 'margins', 'methods', 'tasks', 'claims',
-              'custom_imports'}
+              'custom_imports', 'executor'}
 METHOD_KEYS = {'optimizer', 'optim_wrapper', 'paramwise_cfg', 'custom_hooks', 'space', 'defaults',
                'copy_setting_from', 'description'}
 TASK_KEYS = {'config', 'regime', 'metric', 'methods', 'baseline', 'length', 'extra_metrics', 'ood',
@@ -155,6 +158,7 @@ class Suite:
     description: str = ''
     source: str | None = None
     run_defaults: bool = True
+    executor: dict = field(default_factory=dict)
 
     def task(self, key: str) -> Task:
         for t in self.tasks:
@@ -366,6 +370,11 @@ def suite_from_dict(d: dict, source: str | None = None, check_optimizers: bool =
         if key not in d:
             raise SuiteError(f'suite: missing required key {key!r}')
     name = d['name']
+    from .executors import ExecutorError, check_executor_section
+    try:
+        executor = check_executor_section(d.get('executor') or {})
+    except ExecutorError as e:
+        raise SuiteError(f'suite {name!r}: {e}') from None
     if check_optimizers:
         for mod in (d.get('custom_imports') or {}).get('imports', []):
             import importlib
@@ -523,4 +532,4 @@ def suite_from_dict(d: dict, source: str | None = None, check_optimizers: bool =
             primaries[claim.paper] = claim.claim
         claims.append(claim)
     return Suite(name, tasks, methods, tuning_seeds, reporting_seeds, budget, sampler, margins, tuple(claims),
-                 upstream, upstream_options, d.get('description', ''), source, run_defaults)
+                 upstream, upstream_options, d.get('description', ''), source, run_defaults, executor)
